@@ -1,0 +1,41 @@
+namespace Savate.Server.Configuration;
+
+/// <summary>yaml <c>server</c>: process-wide settings.</summary>
+public sealed record ServerConfig
+{
+    /// <summary>yaml <c>listen</c> (a string or a list of absolute http/https URLs). Default: all interfaces, port 8000 (the Icecast port).</summary>
+    public IReadOnlyList<string> Listen { get; init; } = ["http://0.0.0.0:8000"];
+
+    /// <summary>yaml <c>source-password</c>: password sources publish with; a mount's own overrides it. Default: none (no check).</summary>
+    public string? SourcePassword { get; init; }
+
+    /// <summary>yaml <c>relay-password</c>: password relays (slaves) authenticate with. Default: none.</summary>
+    public string? RelayPassword { get; init; }
+
+    /// <summary>yaml <c>admin-password</c>: password of the <c>/admin</c> endpoints. Default: none (admin disabled).</summary>
+    public string? AdminPassword { get; init; }
+
+    /// <summary>yaml <c>max-listeners</c>: listeners across all mounts. Default: 10000.</summary>
+    public int MaxListeners { get; init; } = 10000;
+
+    /// <summary>yaml <c>dynamic-mounts</c>: whether a source may publish to an undeclared path. Default: true.</summary>
+    public bool DynamicMounts { get; init; } = true;
+
+    /// <summary>yaml <c>source-timeout</c>: a source silent this long is dropped. Default: 10s (Icecast's <c>source-timeout</c>).</summary>
+    public TimeSpan SourceTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>yaml <c>flush-interval</c>: how often listeners are woken to send. Default: 40ms (one frame at 25 fps).</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>yaml <c>listener-send-buffer</c> (size syntax): SO_SNDBUF of listener sockets, 0 = kernel default. Default: 256 KiB.</summary>
+    public int ListenerSendBuffer { get; init; } = 256 * 1024;
+
+    /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
+    public string? AccessLog { get; init; }
+
+    /// <summary>
+    /// yaml <c>mount-defaults</c>: the same keys as a mount minus <c>path</c>. Settings of dynamic mounts, and the defaults of
+    /// every declared mount (a mount's own keys override them). Default: every <see cref="MountConfig"/> default.
+    /// </summary>
+    public MountConfig MountDefaults { get; init; } = new() { Path = "/" };
+}
