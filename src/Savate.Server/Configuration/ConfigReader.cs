@@ -52,6 +52,12 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
             _errors.Add(SyntaxError(ex));
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet 16.3 throws this, without a position, when the text ends inside a flow collection.
+            _errors.Add(EndOfTextError(yaml));
+            return null;
+        }
 
         var config = new SavateConfig { BaseDirectory = _baseDirectory };
         var explicitKeys = new List<IReadOnlySet<string>>();
@@ -468,7 +474,7 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
         // An empty section (`server:` with nothing under it) means defaults.
         if (!IsNull(node))
         {
-            var where = key is null ? context : $"{context}: {key}";
+            var where = key is null ? context : context == "config" ? key : $"{context}: {key}";
             _errors.Add($"{where}: expected a mapping of keys, got {Describe(node)}");
         }
 
@@ -632,6 +638,13 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
         YamlScalarNode { Value: var value } => $"\"{value}\" (line {node.Start.Line})",
         _ => $"a {node.NodeType} (line {node.Start.Line})",
     };
+
+    private static string EndOfTextError(string yaml)
+    {
+        var lines = yaml.TrimEnd().Split('\n');
+        return $"YAML syntax error at line {lines.Length}, column {lines[^1].TrimEnd('\r').Length + 1}: "
+            + "the text ended early (is a '[', '{' or quote left open?)";
+    }
 
     private static string SyntaxError(YamlException ex)
     {
