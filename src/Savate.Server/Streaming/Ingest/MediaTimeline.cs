@@ -1,0 +1,87 @@
+namespace Savate.Server.Streaming.Ingest;
+
+internal enum Track
+{
+    Video,
+    Audio,
+}
+
+/// <summary>
+/// The mount's own timeline, in milliseconds, kept across sources: what it last sent per track.
+/// A new source (or a jump inside one) is re-based so that it continues just after the last output,
+/// and each track is clamped to be non-decreasing (FIELD-NOTES 5.6: timestamps that reset after a
+/// reconnect break players).
+/// </summary>
+internal sealed class MediaTimeline
+{
+    /// <summary>Gap inserted between the last output and the first unit of a new source: one 25 fps frame.</summary>
+    public const long SpliceGap = 40;
+
+    /// <summary>A jump backwards beyond this (ms) within a source is a discontinuity, not interleaving.</summary>
+    public const long MaxBackwardJump = 1000;
+
+    /// <summary>A jump forwards beyond this (ms) within a source is a discontinuity.</summary>
+    public const long MaxForwardJump = 10_000;
+
+    private readonly object _lock = new();
+
+    public bool HasOutput { get; private set; }
+
+    /// <summary>Largest time output on any track.</summary>
+    public long LastTime { get; private set; }
+
+    public long LastVideo { get; private set; } = long.MinValue;
+
+    public long LastAudio { get; private set; } = long.MinValue;
+
+    /// <summary>Counts re-basings (source switches and jumps).</summary>
+    public long Discontinuities { get; private set; }
+
+    /// <summary>Maps a source time to the mount's timeline, using and updating the session's offset.</summary>
+    public long Map(long sourceTime, Track track, ref TimelineOffset offset)
+    {
+        lock (_lock)
+        {
+            if (!offset.IsSet)
+            {
+                offset = new TimelineOffset(HasOutput ? LastTime + SpliceGap - sourceTime : 0);
+                if (HasOutput)
+                {
+                    Discontinuities++;
+                }
+            }
+            var time = sourceTime + offset.Value;
+            if (HasOutput && (time < LastTime - MaxBackwardJump || time > LastTime + MaxForwardJump))
+            {
+                offset = new TimelineOffset(LastTime + SpliceGap - sourceTime);
+                time = sourceTime + offset.Value;
+                Discontinuities++;
+            }
+            time = Math.Max(time, 0);
+            if (track == Track.Video)
+            {
+                time = Math.Max(time, LastVideo);
+                LastVideo = time;
+            }
+            else
+            {
+                time = Math.Max(time, LastAudio);
+                LastAudio = time;
+            }
+            if (!HasOutput || time > LastTime)
+            {
+                LastTime = time;
+            }
+            HasOutput = true;
+            return time;
+        }
+    }
+}
+
+/// <summary>A source session's offset onto the mount timeline.</summary>
+internal readonly struct TimelineOffset(long value)
+{
+    public long Value { get; } = value;
+
+    public bool IsSet { get; } = true;
+}

@@ -1,0 +1,307 @@
+using System.Diagnostics;
+
+namespace Savate.Server.Streaming;
+
+/// <summary>Where a listener's bytes go: an HTTP response, a socket, or a test's memory.</summary>
+internal interface IListenerSink
+{
+    /// <summary>Writes the buffers in order, as one batch, and flushes. False when the peer is gone.</summary>
+    ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken);
+
+    /// <summary>Closes the connection now; a pending write completes (false or with an exception).</summary>
+    void Abort();
+}
+
+internal enum ListenerEnd
+{
+    /// <summary>The stream ended (no source after the grace period) or the mount closed.</summary>
+    StreamEnded,
+    /// <summary>The client went away.</summary>
+    ClientGone,
+    /// <summary>Later than evict-lag.</summary>
+    EvictedLag,
+    /// <summary>Lapped by the ring: the data it needed was gone.</summary>
+    EvictedLapped,
+    /// <summary>The server is stopping or the request was aborted.</summary>
+    Cancelled,
+}
+
+/// <summary>
+/// One listener's cursor over its mount's ring, and its send loop. Each wake-up sends everything from
+/// the cursor to the head in one batch (one flush). Lag is media time between the head and the cursor:
+/// beyond max-lag the cursor skips to the newest keyframe; beyond evict-lag, or lapped, the listener is
+/// disconnected. A listener that stops reading only ever holds references to slices the ring holds anyway
+/// (or, if lapped, the few it was writing), so it cannot grow memory or slow anyone else.
+/// </summary>
+internal sealed class Listener
+{
+    // A batch holds at most this many slices; a listener catching up loops without waiting.
+    private const int MaxBatchSlices = 16;
+
+    private static long s_nextId;
+
+    private readonly Mount _mount;
+    private readonly IListenerSink _sink;
+    private readonly Slice?[] _held = new Slice?[MaxBatchSlices];
+    private readonly ReadOnlyMemory<byte>[] _batch = new ReadOnlyMemory<byte>[MaxBatchSlices + 1];
+    private long _next = -1;
+    private long _pendingTime = long.MinValue;
+    private long _bytesSent;
+    private int _writing;
+    private int _evicted;
+    private JoinHeaders? _headers;
+
+    public Listener(Mount mount, IListenerSink sink, string remote, string? userAgent = null)
+    {
+        _mount = mount;
+        _sink = sink;
+        Remote = remote;
+        UserAgent = userAgent;
+        Id = Interlocked.Increment(ref s_nextId);
+        ConnectedAt = DateTimeOffset.UtcNow;
+        Epoch = mount.Epoch;
+    }
+
+    public long Id { get; }
+
+    public string Remote { get; }
+
+    public string? UserAgent { get; }
+
+    public DateTimeOffset ConnectedAt { get; }
+
+    public long Epoch { get; }
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public int Skips { get; private set; }
+
+    /// <summary>Media time between the ring's head and what this listener has not yet had confirmed sent.</summary>
+    public long LagMilliseconds
+    {
+        get
+        {
+            var pending = Volatile.Read(ref _pendingTime);
+            var head = _mount.Ring.HeadTime;
+            return pending == long.MinValue || head == long.MinValue ? 0 : Math.Max(0, head - pending);
+        }
+    }
+
+    public bool IsWriting => Volatile.Read(ref _writing) != 0;
+
+    /// <summary>
+    /// Called by the lag monitor: a listener stuck in a write (its peer stopped reading) never reaches
+    /// its own lag check, so it is evicted from outside once later than evict-lag.
+    /// </summary>
+    public bool EvictIfStuck()
+    {
+        if (IsWriting && LagMilliseconds > (long)_mount.Config.EvictLag.TotalMilliseconds)
+        {
+            Evict(ListenerEnd.EvictedLag);
+            return true;
+        }
+        return false;
+    }
+
+    public async Task<ListenerEnd> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!await JoinAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return ListenerEnd.StreamEnded;
+            }
+            while (true)
+            {
+                var wait = _mount.Signal.WaitTask;
+                var count = Gather(out var end);
+                if (end is { } reason)
+                {
+                    return reason;
+                }
+                if (count == 0)
+                {
+                    if (_mount.IsEnded(Epoch))
+                    {
+                        return ListenerEnd.StreamEnded;
+                    }
+                    await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                if (!await SendAsync(count, cancellationToken).ConfigureAwait(false))
+                {
+                    return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e : ListenerEnd.ClientGone;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e : ListenerEnd.Cancelled;
+        }
+        catch (Exception) when (Volatile.Read(ref _evicted) != 0)
+        {
+            return (ListenerEnd)Volatile.Read(ref _evicted);
+        }
+        finally
+        {
+            ReleaseHeld();
+        }
+    }
+
+    /// <summary>Waits for a join point, then sends the join headers and the keyframe slice.</summary>
+    private async Task<bool> JoinAsync(CancellationToken cancellationToken)
+    {
+        var burst = (long)_mount.Config.Burst.TotalMilliseconds;
+        while (true)
+        {
+            var wait = _mount.Signal.WaitTask;
+            if (_mount.IsEnded(Epoch))
+            {
+                return false;
+            }
+            var start = _mount.Ring.FindJoinPoint(burst);
+            if (start >= 0 && _mount.Ring.TryGet(start, out var first))
+            {
+                _headers = first.Headers;
+                _held[0] = first;
+                var count = 0;
+                var join = first.Headers?.BuildJoin(first.StartTime);
+                if (join is { Length: > 0 })
+                {
+                    _batch[count++] = join;
+                }
+                _batch[count++] = first.Memory;
+                _next = start + 1;
+                Volatile.Write(ref _pendingTime, first.StartTime);
+                return await WriteBatchAsync(count, cancellationToken).ConfigureAwait(false);
+            }
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Collects the slices from the cursor to the head, applying the lag policy. Returns the batch size.</summary>
+    private int Gather(out ListenerEnd? end)
+    {
+        end = null;
+        var ring = _mount.Ring;
+        var head = ring.Head;
+        if (_next >= head)
+        {
+            return 0;
+        }
+        var config = _mount.Config;
+        var startTime = ring.StartTimeOf(_next);
+        if (startTime is null)
+        {
+            end = Evict(ListenerEnd.EvictedLapped);
+            return 0;
+        }
+        var lag = ring.HeadTime - startTime.Value;
+        if (lag > (long)config.EvictLag.TotalMilliseconds)
+        {
+            end = Evict(ListenerEnd.EvictedLag);
+            return 0;
+        }
+        var skipped = false;
+        if (lag > (long)config.MaxLag.TotalMilliseconds)
+        {
+            var keyframe = ring.NewestKeyframe;
+            if (keyframe > _next)
+            {
+                _next = keyframe;
+                skipped = true;
+                Skips++;
+                _mount.Stats.OnSkip();
+                StreamingLog.ListenerSkipped(_mount.Logger, Id, _mount.Path, lag);
+            }
+        }
+
+        var count = 0;
+        var held = 0;
+        for (var sequence = _next; sequence < head && held < MaxBatchSlices; sequence++)
+        {
+            if (!ring.TryGet(sequence, out var slice))
+            {
+                if (held == 0)
+                {
+                    end = Evict(ListenerEnd.EvictedLapped);
+                    return 0;
+                }
+                break;
+            }
+            if (held == 0)
+            {
+                Volatile.Write(ref _pendingTime, slice.StartTime);
+                if (skipped && slice.Headers is { } headers && !ReferenceEquals(headers, _headers) && count < _batch.Length - 1)
+                {
+                    // The skip jumped over in-band configuration changes: send the new ones first.
+                    _batch[count++] = headers.BuildUpdate(slice.StartTime);
+                }
+            }
+            if (slice.IsKeyframe && slice.Headers is not null)
+            {
+                _headers = slice.Headers;
+            }
+            _held[held++] = slice;
+            _batch[count++] = slice.Memory;
+        }
+        _next += held;
+        return count;
+    }
+
+    private async ValueTask<bool> SendAsync(int count, CancellationToken cancellationToken) =>
+        await WriteBatchAsync(count, cancellationToken).ConfigureAwait(false);
+
+    private async ValueTask<bool> WriteBatchAsync(int count, CancellationToken cancellationToken)
+    {
+        long bytes = 0;
+        for (var i = 0; i < count; i++)
+        {
+            bytes += _batch[i].Length;
+        }
+        Volatile.Write(ref _writing, 1);
+        bool ok;
+        try
+        {
+            ok = await _sink.WriteAsync(_batch.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+            Array.Clear(_batch, 0, count);
+            ReleaseHeld();
+        }
+        if (ok)
+        {
+            Interlocked.Add(ref _bytesSent, bytes);
+            var head = _mount.Ring.StartTimeOf(_next);
+            Volatile.Write(ref _pendingTime, head ?? _mount.Ring.HeadTime);
+        }
+        return ok && Volatile.Read(ref _evicted) == 0;
+    }
+
+    private ListenerEnd Evict(ListenerEnd reason)
+    {
+        Debug.Assert(reason is ListenerEnd.EvictedLag or ListenerEnd.EvictedLapped);
+        if (Interlocked.CompareExchange(ref _evicted, (int)reason, 0) == 0)
+        {
+            _mount.Stats.OnEviction();
+            StreamingLog.ListenerEvicted(_mount.Logger, Id, _mount.Path,
+                reason == ListenerEnd.EvictedLag ? $"more than {_mount.Config.EvictLag.TotalSeconds:0.###} s late ({LagMilliseconds} ms)" : "lapped by the ring");
+            _sink.Abort();
+        }
+        return reason;
+    }
+
+    private void ReleaseHeld()
+    {
+        for (var i = 0; i < _held.Length; i++)
+        {
+            if (_held[i] is { } slice)
+            {
+                _held[i] = null;
+                slice.Release();
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Savate.Server.Configuration;
+
+namespace Savate.Server.Streaming;
+
+/// <summary>All mounts by path, the server-wide listener count, and the pool their slices come from.</summary>
+internal sealed class MountRegistry : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Mount> _mounts = new(StringComparer.Ordinal);
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly object _createLock = new();
+    private int _listeners;
+
+    public MountRegistry(SavateConfig config, TimeProvider time, ILoggerFactory loggerFactory, SlicePool? pool = null)
+    {
+        Config = config;
+        Time = time;
+        Pool = pool ?? new SlicePool();
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Savate.Mounts");
+        foreach (var mountConfig in config.Mounts)
+        {
+            _mounts[mountConfig.Path] = CreateMount(mountConfig, isDynamic: false);
+        }
+    }
+
+    public SavateConfig Config { get; private set; }
+
+    public TimeProvider Time { get; }
+
+    public SlicePool Pool { get; }
+
+    public int ListenerCount => Volatile.Read(ref _listeners);
+
+    public IEnumerable<Mount> Mounts => _mounts.Values.OrderBy(m => m.Path, StringComparer.Ordinal);
+
+    public Mount? Find(string path) => _mounts.TryGetValue(path, out var mount) ? mount : null;
+
+    /// <summary>Creates a mount for a source that authenticated with the server password (Icecast does this).</summary>
+    public Mount GetOrCreateDynamic(string path)
+    {
+        lock (_createLock)
+        {
+            if (_mounts.TryGetValue(path, out var existing))
+            {
+                return existing;
+            }
+            var mount = CreateMount(Config.Server.MountDefaults with { Path = path }, isDynamic: true);
+            _mounts[path] = mount;
+            StreamingLog.DynamicMountCreated(_logger, path);
+            return mount;
+        }
+    }
+
+    /// <summary>Counts a listener against server.max-listeners; false when full.</summary>
+    public bool TryAcquireListenerSlot()
+    {
+        var max = Config.Server.MaxListeners;
+        while (true)
+        {
+            var current = Volatile.Read(ref _listeners);
+            if (current >= max)
+            {
+                return false;
+            }
+            if (Interlocked.CompareExchange(ref _listeners, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    public void ReleaseListenerSlot() => Interlocked.Decrement(ref _listeners);
+
+    private Mount CreateMount(MountConfig config, bool isDynamic) =>
+        new(config, Config.Server, Pool, Time, _loggerFactory.CreateLogger("Savate.Mount"), isDynamic, isDynamic ? OnDynamicIdle : null);
+
+    private void OnDynamicIdle(Mount mount)
+    {
+        // A dynamic mount lives while it has a source or listeners; once both are gone it is removed.
+        lock (_createLock)
+        {
+            if (mount.Source is null && !mount.InGrace && mount.ListenerCount == 0 && _mounts.TryRemove(new(mount.Path, mount)))
+            {
+                mount.Dispose();
+                StreamingLog.DynamicMountRemoved(_logger, mount.Path);
+            }
+        }
+    }
+
+    /// <summary>Called when a listener leaves a dynamic mount that may now be idle.</summary>
+    public void OnListenerLeft(Mount mount)
+    {
+        if (mount.IsDynamic && mount.Availability == MountAvailability.NoSource)
+        {
+            OnDynamicIdle(mount);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var mount in _mounts.Values)
+        {
+            mount.Dispose();
+        }
+        _mounts.Clear();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Savate.Flv;
+using Savate.Mpegts;
+using Savate.Server.Configuration;
+using Savate.Server.Streaming.Ingest;
+
+namespace Savate.Server.Streaming;
+
+internal enum SourceEnd
+{
+    /// <summary>The encoder closed its body (or connection).</summary>
+    Completed,
+    /// <summary>Nothing arrived for source-timeout.</summary>
+    TimedOut,
+    /// <summary>The bytes were not the mount's format.</summary>
+    BadData,
+    /// <summary>The connection broke.</summary>
+    ConnectionLost,
+    /// <summary>The server is stopping, or an operator kicked the source.</summary>
+    Cancelled,
+}
+
+/// <summary>The outcome of a source session, with the reason in words for the log.</summary>
+internal readonly record struct SourceResult(SourceEnd End, string Reason);
+
+/// <summary>
+/// One encoder pushing into one mount, whatever the transport (Kestrel body, raw connection, file,
+/// relay). It reads the body, feeds the container ingest, and hands the mount back when done.
+/// </summary>
+internal sealed class SourceSession(Mount mount, string remote, string? userAgent = null)
+{
+    private readonly CancellationTokenSource _kick = new();
+
+    public Mount Mount { get; } = mount;
+
+    public string Remote { get; } = remote;
+
+    public string? UserAgent { get; } = userAgent;
+
+    public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    public MountFormat Format { get; private set; }
+
+    private long _bytesIn;
+
+    /// <summary>Ends the session (admin kill, shutdown).</summary>
+    public void Kick() => _kick.Cancel();
+
+    /// <summary>
+    /// Waits for enough bytes to tell the format (when the Content-Type did not). Returns
+    /// <see cref="MountFormat.Auto"/> if the bytes are neither FLV nor MPEG-TS, null if the body ended or timed out first.
+    /// </summary>
+    public static async ValueTask<MountFormat?> SniffAsync(PipeReader body, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                var result = await body.ReadAsync(cts.Token).ConfigureAwait(false);
+                var decision = FormatSniffer.Sniff(result.Buffer, result.IsCompleted);
+                if (decision is not null || result.IsCompleted)
+                {
+                    body.AdvanceTo(result.Buffer.Start);
+                    return decision ?? MountFormat.Auto;
+                }
+                body.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads the body into the mount until it ends. The caller has claimed the mount and fixed the format.</summary>
+    public async Task<SourceResult> RunAsync(PipeReader body, MountFormat format, CancellationToken cancellationToken)
+    {
+        Format = format;
+        IContainerIngest ingest = format == MountFormat.Flv ? new FlvIngest(Mount) : new TsIngest(Mount);
+        var timeout = Mount.Server.SourceTimeout;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);
+        using var timer = new CancellationTokenSource();
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, timer.Token);
+        long pending = 0;
+        long reportedSkips = 0;
+        try
+        {
+            while (true)
+            {
+                timer.CancelAfter(timeout);
+                var result = await body.ReadAsync(both.Token).ConfigureAwait(false);
+                timer.CancelAfter(Timeout.InfiniteTimeSpan);
+                var buffer = result.Buffer;
+                var fresh = buffer.Length - pending;
+                if (fresh > 0)
+                {
+                    Interlocked.Add(ref _bytesIn, fresh);
+                    Mount.Stats.AddBytesIn(fresh);
+                }
+                var consumed = ingest.Process(buffer);
+                ingest.Flush();
+                pending = buffer.Slice(consumed).Length;
+                body.AdvanceTo(consumed, buffer.End);
+                if (ingest is TsIngest ts && ts.SkippedBytes > reportedSkips)
+                {
+                    StreamingLog.TsResync(Mount.Logger, Mount.Path, ts.SkippedBytes - reportedSkips);
+                    reportedSkips = ts.SkippedBytes;
+                }
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return pending > 0
+                        ? new SourceResult(SourceEnd.Completed, $"body ended with {pending} bytes of an incomplete {(format == MountFormat.Flv ? "tag" : "packet")}")
+                        : new SourceResult(SourceEnd.Completed, "end of stream");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timer.IsCancellationRequested && !linked.IsCancellationRequested)
+        {
+            return new SourceResult(SourceEnd.TimedOut, $"no data for {timeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException)
+        {
+            return new SourceResult(SourceEnd.Cancelled, _kick.IsCancellationRequested ? "kicked" : "server stopping");
+        }
+        catch (FlvFormatException e)
+        {
+            return new SourceResult(SourceEnd.BadData, $"invalid FLV ({e.Reason}): {e.Message}");
+        }
+        catch (TsFormatException e)
+        {
+            return new SourceResult(SourceEnd.BadData, $"invalid MPEG-TS ({e.Reason}): {e.Message}");
+        }
+        catch (IOException e)
+        {
+            // Kestrel's BadHttpRequestException (bad chunk framing) and ConnectionResetException are IOExceptions.
+            return new SourceResult(SourceEnd.ConnectionLost, e.Message);
+        }
+        finally
+        {
+            ingest.Abandon();
+        }
+    }
+}
