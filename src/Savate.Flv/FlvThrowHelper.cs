@@ -15,19 +15,19 @@ internal static class FlvThrowHelper
 
     [DoesNotReturn]
     public static void ThrowUnknownTagType(byte typeByte, long offset)
-        => throw new FlvFormatException(FlvError.UnknownTagType, $"FLV tag at offset {offset} has type {typeByte & 0x1F} (byte 0x{typeByte:X2}); expected 8 (audio), 9 (video) or 18 (script).");
+        => throw new FlvFormatException(FlvError.UnknownTagType, $"FLV tag at buffer offset {offset} has type {typeByte & 0x1F} (byte 0x{typeByte:X2}); expected 8 (audio), 9 (video) or 18 (script).");
 
     [DoesNotReturn]
     public static void ThrowTagTooLarge(int dataSize, int maxDataSize, long offset)
-        => throw new FlvFormatException(FlvError.TagTooLarge, $"FLV tag at offset {offset} declares DataSize {dataSize}, more than the configured maximum {maxDataSize}.");
+        => throw new FlvFormatException(FlvError.TagTooLarge, $"FLV tag at buffer offset {offset} declares DataSize {dataSize}, more than the configured maximum {maxDataSize}.");
 
     [DoesNotReturn]
     public static void ThrowBadStreamId(int streamId, long offset)
-        => throw new FlvFormatException(FlvError.BadStreamId, $"FLV tag at offset {offset} has StreamID {streamId}; expected 0.");
+        => throw new FlvFormatException(FlvError.BadStreamId, $"FLV tag at buffer offset {offset} has StreamID {streamId}; expected 0.");
 
     [DoesNotReturn]
     public static void ThrowPreviousTagSizeMismatch(uint previousTagSize, int dataSize, long offset)
-        => throw new FlvFormatException(FlvError.PreviousTagSizeMismatch, $"FLV tag at offset {offset} with DataSize {dataSize} is followed by PreviousTagSize {previousTagSize}; expected {FlvTagHeader.Size + dataSize}.");
+        => throw new FlvFormatException(FlvError.PreviousTagSizeMismatch, $"FLV tag at buffer offset {offset} with DataSize {dataSize} is followed by PreviousTagSize {previousTagSize}; expected {FlvTagHeader.Size + dataSize}.");
 
     [DoesNotReturn]
     public static void ThrowArgumentTooShort(string paramName, int needed, int actual)
