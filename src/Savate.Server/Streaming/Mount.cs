@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
 using Savate.Server.Streaming.Ingest;
@@ -72,7 +73,7 @@ internal sealed class Mount : IDisposable
     public TimeProvider Time => _time;
 
     /// <summary>The configured format, else the one the current (or last) source turned out to send.</summary>
-    public MountFormat Format => Config.Format != MountFormat.Auto ? Config.Format : Volatile.Read(ref _detectedFormat);
+    public MountFormat Format => Config.Format != MountFormat.Auto ? Config.Format : (MountFormat)Volatile.Read(ref Unsafe.As<MountFormat, int>(ref _detectedFormat));
 
     public JoinHeaders? Headers
     {

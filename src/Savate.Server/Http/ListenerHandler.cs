@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Savate.Server.Configuration;
+using Savate.Server.Streaming;
+
+namespace Savate.Server.Http;
+
+/// <summary>GET and HEAD on a mount.</summary>
+internal static class ListenerHandler
+{
+    public static string ContentTypeOf(MountFormat format) => format switch
+    {
+        MountFormat.Flv => "video/x-flv",
+        MountFormat.Mpegts => "video/mp2t",
+        _ => "application/octet-stream",
+    };
+
+    public static async Task HandleAsync(HttpContext context, MountRegistry registry, Mount mount)
+    {
+        if (mount.Availability == MountAvailability.NoSource)
+        {
+            await HttpResponses.WritePlainAsync(context, 503, $"{mount.Path} has no source right now").ConfigureAwait(false);
+            return;
+        }
+        if (!registry.TryAcquireListenerSlot())
+        {
+            await HttpResponses.WritePlainAsync(context, 503, "Server full (max-listeners)").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            var listener = new Listener(mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent);
+            if (!mount.TryAddListener(listener))
+            {
+                await HttpResponses.WritePlainAsync(context, 503, $"{mount.Path} is full (max-listeners)").ConfigureAwait(false);
+                return;
+            }
+            try
+            {
+                var response = context.Response;
+                response.StatusCode = 200;
+                response.ContentType = ContentTypeOf(mount.Format);
+                response.Headers.CacheControl = "no-cache, no-store";
+                response.Headers.Pragma = "no-cache";
+                response.Headers.AccessControlAllowOrigin = "*";
+                response.Headers.XContentTypeOptions = "nosniff";
+                if (HttpMethods.IsHead(context.Request.Method))
+                {
+                    return;
+                }
+                context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                CapSendBuffer(context, mount.Server.ListenerSendBuffer);
+                await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+                await listener.RunAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                mount.RemoveListener(listener);
+                registry.OnListenerLeft(mount);
+            }
+        }
+        finally
+        {
+            registry.ReleaseListenerSlot();
+        }
+    }
+
+    public static string RemoteOf(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } ip ? $"{ip}:{context.Connection.RemotePort}" : "unknown";
+
+    /// <summary>
+    /// Caps the kernel send buffer: on loopback it grows to megabytes and hides seconds of lag from
+    /// the server's accounting (and holds memory the ring already holds).
+    /// </summary>
+    private static void CapSendBuffer(HttpContext context, int bytes)
+    {
+        if (bytes > 0 && context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            try
+            {
+                socket.SendBufferSize = bytes;
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // The connection is already gone; the send loop will notice.
+            }
+        }
+    }
+}

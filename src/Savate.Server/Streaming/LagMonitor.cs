@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Hosting;
+
+namespace Savate.Server.Streaming;
+
+/// <summary>
+/// Evicts listeners stuck in a write for longer than their mount's evict-lag: a peer that stops reading
+/// never returns to its own send loop, so its lag has to be checked from outside.
+/// </summary>
+internal sealed class LagMonitor(MountRegistry registry, TimeProvider time) : BackgroundService
+{
+    // Eviction lands within evict-lag plus this period.
+    private static readonly TimeSpan s_period = TimeSpan.FromMilliseconds(250);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(s_period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                CheckAll();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    public void CheckAll()
+    {
+        foreach (var mount in registry.Mounts)
+        {
+            foreach (var listener in mount.SnapshotListeners())
+            {
+                listener.EvictIfStuck();
+            }
+        }
+    }
+}
