@@ -22,6 +22,7 @@ internal sealed class TsIngest : IContainerIngest
     private TimelineOffset _offset;
     private long _lastRaw = -1;
     private long _unwrapped;
+    private bool _hasVideo;
 
     public TsIngest(Mount mount, TsDemuxerOptions? options = null)
     {
@@ -76,8 +77,7 @@ internal sealed class TsIngest : IContainerIngest
             return;
         }
 
-        var program = _demuxer.Program;
-        var timed = packet.Kind == TsPacketKind.Video || (packet.Kind == TsPacketKind.Audio && program is { HasVideo: false });
+        var timed = packet.Kind == TsPacketKind.Video || (packet.Kind == TsPacketKind.Audio && !_hasVideo);
         var raw = packet.Dts >= 0 ? packet.Dts : packet.Pts;
         _builder.Append(packet.Bytes);
         if (timed && raw >= 0)
@@ -113,7 +113,13 @@ internal sealed class TsIngest : IContainerIngest
     private void UpdateHeaders()
     {
         var program = _demuxer.Program;
-        var codecs = program?.Streams.Select(s => s.Codec).Distinct().ToArray() ?? [];
+        _hasVideo = program?.HasVideo ?? false;
+        if (program is null)
+        {
+            // A PAT pointing elsewhere: keep the last complete headers until the new PMT arrives.
+            return;
+        }
+        var codecs = program.Streams.Select(s => s.Codec).Distinct().ToArray();
         _mount.Headers = new TsJoinHeaders(_demuxer.ProgramPackets.ToArray(), codecs);
     }
 }
