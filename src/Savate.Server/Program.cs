@@ -36,7 +36,16 @@ public static class Program
             return 2;
         }
 
-        var app = SavateApp.Build(config, [.. rest]);
+        Microsoft.AspNetCore.Builder.WebApplication app;
+        try
+        {
+            app = SavateApp.Build(config, [.. rest]);
+        }
+        catch (InvalidDataException e)
+        {
+            await Console.Error.WriteLineAsync($"savate: {configPath}: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
         await app.RunAsync().ConfigureAwait(false);
         return 0;
     }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
+using Savate.Server.Streaming.Feeds;
 using Savate.Server.Streaming.Ingest;
 
 namespace Savate.Server.Streaming;
@@ -31,14 +32,27 @@ internal sealed class Mount : IDisposable
     private JoinHeaders? _headers;
     private SourceSession? _source;
     private MountFormat _detectedFormat;
+    private readonly Func<string, Mount?> _findMount;
+    private readonly FileMedia?[] _files;
     private ITimer? _graceTimer;
+    private ITimer? _evaluateTimer;
     private bool _inGrace;
+    private IContainerIngest? _liveIngest;
+    private FeedKind _playingKind;
+    private int _fallbackIndex = -1;
+    private ActiveFallback? _fallback;
+    private string _playing = "nothing";
+    private long _switches;
     private long _epoch;
     private long _endedBefore;
     private bool _disposed;
 
-    public Mount(MountConfig config, ServerConfig server, SlicePool pool, TimeProvider time, ILogger logger, bool isDynamic = false, Action<Mount>? onIdle = null)
+    public Mount(MountConfig config, ServerConfig server, SlicePool pool, TimeProvider time, ILogger logger, bool isDynamic = false,
+        Action<Mount>? onIdle = null, Func<string, Mount?>? findMount = null, Func<string, FileMedia>? loadFile = null)
     {
+        _findMount = findMount ?? (_ => null);
+        loadFile ??= FileMedia.Load;
+        _files = [.. config.Fallback.Select(f => f.File is null ? null : loadFile(f.FullPath ?? f.File))];
         Config = config;
         Server = server;
         Pool = pool;
@@ -49,6 +63,40 @@ internal sealed class Mount : IDisposable
         Ring = new Ring((long)config.Buffer.TotalMilliseconds, config.BufferBytes);
         _flush = new FlushScheduler(Signal, time, server.FlushInterval);
     }
+
+    /// <summary>
+    /// Starts playing the fallback chain (a declared mount with a fallback is watchable from the start)
+    /// and re-evaluates it periodically: a fallback mount that gains or loses its source changes what plays.
+    /// </summary>
+    public void Start()
+    {
+        if (Config.Fallback.Count == 0)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            _evaluateTimer ??= _time.CreateTimer(static s => ((Mount)s!).Evaluate(), this, TimeSpan.Zero, EvaluatePeriod);
+        }
+    }
+
+    // How often the fallback chain is re-evaluated besides source events.
+    private static readonly TimeSpan EvaluatePeriod = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>What plays now: "live", "fallback /backup.flv", "fallback file samples/offline.flv", or "nothing".</summary>
+    public string Playing
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _playing;
+            }
+        }
+    }
+
+    /// <summary>Switches between live and fallbacks so far.</summary>
+    public long Switches => Interlocked.Read(ref _switches);
 
     public string Path => Config.Path;
 
@@ -67,6 +115,9 @@ internal sealed class Mount : IDisposable
     public MediaTimeline Timeline { get; } = new();
 
     public MountStats Stats { get; } = new();
+
+    /// <summary>MPEG-TS output state (continuity counters, PSI version, last timestamps), kept across feeds.</summary>
+    public TsOutputState TsOutput { get; } = new();
 
     public ILogger Logger => _logger;
 
@@ -114,7 +165,7 @@ internal sealed class Mount : IDisposable
         {
             lock (_lock)
             {
-                return _source is not null || _inGrace ? MountAvailability.Playable : MountAvailability.NoSource;
+                return _source is not null || _inGrace || _fallback is not null ? MountAvailability.Playable : MountAvailability.NoSource;
             }
         }
     }
@@ -141,10 +192,8 @@ internal sealed class Mount : IDisposable
             {
                 return false;
             }
+            // Grace keeps running until the source's ingest actually plays (it may still be refused).
             _source = source;
-            _inGrace = false;
-            _graceTimer?.Dispose();
-            _graceTimer = null;
         }
         Stats.OnSourceConnected();
         return true;
@@ -171,7 +220,21 @@ internal sealed class Mount : IDisposable
         }
     }
 
-    /// <summary>The source is gone: listeners are held for the grace period, then closed.</summary>
+    /// <summary>The live source has its ingest: it plays now, or (override: false) once the fallback ends.</summary>
+    public void AttachLiveIngest(SourceSession source, IContainerIngest ingest)
+    {
+        lock (_lock)
+        {
+            if (_source != source)
+            {
+                return;
+            }
+            _liveIngest = ingest;
+        }
+        Evaluate();
+    }
+
+    /// <summary>The source is gone: listeners are held for the grace period, then the fallback plays, or they are closed.</summary>
     public void Release(SourceSession source)
     {
         lock (_lock)
@@ -181,23 +244,43 @@ internal sealed class Mount : IDisposable
                 return;
             }
             _source = null;
-            _inGrace = true;
-            _graceTimer?.Dispose();
-            _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).OnGraceExpired(), this, Config.Grace, Timeout.InfiniteTimeSpan);
+            _liveIngest = null;
+            if (_playingKind == FeedKind.Live)
+            {
+                _playingKind = FeedKind.None;
+                _playing = "nothing";
+                EnterGrace();
+            }
         }
         _flush.FireNow();
+        Evaluate();
+    }
+
+    private void EnterGrace()
+    {
+        _inGrace = true;
+        _graceTimer?.Dispose();
+        _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).OnGraceExpired(), this, Config.Grace, Timeout.InfiniteTimeSpan);
     }
 
     private void OnGraceExpired()
     {
-        int closed;
         lock (_lock)
         {
-            if (_source is not null || !_inGrace)
+            if (!_inGrace)
             {
                 return;
             }
             _inGrace = false;
+        }
+        Evaluate();
+        int closed;
+        lock (_lock)
+        {
+            if (_source is not null || _inGrace || _playingKind != FeedKind.None)
+            {
+                return;
+            }
             closed = _listeners.Count;
             _epoch++;
             Volatile.Write(ref _endedBefore, _epoch);
@@ -210,6 +293,181 @@ internal sealed class Mount : IDisposable
         StreamingLog.MountIdle(_logger, Path, closed);
         _flush.FireNow();
         _onIdle?.Invoke(this);
+    }
+
+    /// <summary>Decides what plays (live, which fallback, nothing) and switches if that changed.</summary>
+    public void Evaluate()
+    {
+        Func<Task>? start = null;
+        string? announce = null;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            if (_fallback is { Task.IsCompleted: true } && _playingKind == FeedKind.Fallback)
+            {
+                // The fallback feed ended by itself (its mount lost its source).
+                StopFallback();
+            }
+
+            if (_liveIngest is not null)
+            {
+                var keepFallback = _playingKind == FeedKind.Fallback && !Config.Override && IsFallbackAvailable(_fallbackIndex);
+                if (!keepFallback && _playingKind != FeedKind.Live)
+                {
+                    StopFallback();
+                    SwitchTo(FeedKind.Live, -1, "live");
+                    _liveIngest.Activate();
+                    announce = _playing;
+                }
+            }
+            else if (!_inGrace)
+            {
+                var wanted = -1;
+                for (var i = 0; i < Config.Fallback.Count; i++)
+                {
+                    if (IsFallbackAvailable(i))
+                    {
+                        wanted = i;
+                        break;
+                    }
+                }
+                if (wanted >= 0 && (_playingKind != FeedKind.Fallback || _fallbackIndex != wanted))
+                {
+                    StopFallback();
+                    start = StartFallback(wanted);
+                    announce = start is null ? null : _playing;
+                }
+                else if (wanted < 0 && _playingKind == FeedKind.Fallback)
+                {
+                    StopFallback();
+                    _playingKind = FeedKind.None;
+                    _playing = "nothing";
+                    EnterGrace();
+                }
+            }
+        }
+        if (announce is not null)
+        {
+            FeedLog.Switched(_logger, Path, announce);
+        }
+        if (start is not null)
+        {
+            _ = Task.Run(start);
+        }
+    }
+
+    private void SwitchTo(FeedKind kind, int index, string playing)
+    {
+        if (_playingKind != FeedKind.None || Timeline.HasOutput)
+        {
+            Interlocked.Increment(ref _switches);
+        }
+        _playingKind = kind;
+        _fallbackIndex = index;
+        _playing = playing;
+        _inGrace = false;
+        _graceTimer?.Dispose();
+        _graceTimer = null;
+    }
+
+    private bool IsFallbackAvailable(int index)
+    {
+        if (index < 0 || index >= Config.Fallback.Count)
+        {
+            return false;
+        }
+        var entry = Config.Fallback[index];
+        MountFormat format;
+        if (_files[index] is { } file)
+        {
+            format = file.Format;
+        }
+        else if (entry.Mount is not null && _findMount(entry.Mount) is { } target && target.Source is not null && target.Format != MountFormat.Auto)
+        {
+            format = target.Format;
+        }
+        else
+        {
+            return false;
+        }
+        var current = Format;
+        return current == MountFormat.Auto || current == format || (Config.Format == MountFormat.Auto && _listeners.Count == 0);
+    }
+
+    private Func<Task>? StartFallback(int index)
+    {
+        var entry = Config.Fallback[index];
+        var cts = new CancellationTokenSource();
+        if (_files[index] is { } file)
+        {
+            _detectedFormat = Config.Format == MountFormat.Auto ? file.Format : _detectedFormat;
+            IContainerIngest ingest = file.Format == MountFormat.Flv ? new FlvIngest(this) : new TsIngest(this);
+            SwitchTo(FeedKind.Fallback, index, $"fallback file {entry.File}");
+            ingest.Activate();
+            var feed = new FileFeed(file, ingest, _time, _logger);
+            var task = new TaskCompletionSource();
+            _fallback = new ActiveFallback(ingest, cts, task.Task);
+            return async () =>
+            {
+                await feed.RunAsync(cts.Token).ConfigureAwait(false);
+                task.TrySetResult();
+                Evaluate();
+            };
+        }
+        var target = _findMount(entry.Mount!)!;
+        {
+            _detectedFormat = Config.Format == MountFormat.Auto ? target.Format : _detectedFormat;
+            IContainerIngest ingest = target.Format == MountFormat.Flv ? new FlvIngest(this) : new TsIngest(this);
+            var listener = new Listener(target, new Feeds.IngestSink(ingest, cts), $"fallback for {Path}");
+            if (!target.TryAddListener(listener))
+            {
+                return null;
+            }
+            SwitchTo(FeedKind.Fallback, index, $"fallback {entry.Mount}");
+            ingest.Activate();
+            var task = new TaskCompletionSource();
+            _fallback = new ActiveFallback(ingest, cts, task.Task);
+            return async () =>
+            {
+                try
+                {
+                    await listener.RunAsync(cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    StreamingLog.SourceDropped(_logger, Path, $"fallback {entry.Mount}", e.Message);
+                }
+                finally
+                {
+                    target.RemoveListener(listener);
+                    ingest.Abandon();
+                    task.TrySetResult();
+                }
+                Evaluate();
+            };
+        }
+    }
+
+    private void StopFallback()
+    {
+        if (_fallback is { } fallback)
+        {
+            _fallback = null;
+            fallback.Ingest.Deactivate();
+            fallback.Stop.Cancel();
+        }
+    }
+
+    private sealed record ActiveFallback(IContainerIngest Ingest, CancellationTokenSource Stop, Task Task);
+
+    private enum FeedKind
+    {
+        None,
+        Live,
+        Fallback,
     }
 
     public bool TryAddListener(Listener listener)
@@ -276,6 +534,8 @@ internal sealed class Mount : IDisposable
             }
             _disposed = true;
             _graceTimer?.Dispose();
+            _evaluateTimer?.Dispose();
+            StopFallback();
             _epoch++;
             Volatile.Write(ref _endedBefore, _epoch);
         }

@@ -24,6 +24,10 @@ internal sealed class MountRegistry : IDisposable
         {
             _mounts[mountConfig.Path] = CreateMount(mountConfig, isDynamic: false);
         }
+        foreach (var mount in _mounts.Values)
+        {
+            mount.Start();
+        }
     }
 
     public SavateConfig Config { get; private set; }
@@ -75,7 +79,7 @@ internal sealed class MountRegistry : IDisposable
     public void ReleaseListenerSlot() => Interlocked.Decrement(ref _listeners);
 
     private Mount CreateMount(MountConfig config, bool isDynamic) =>
-        new(config, Config.Server, Pool, Time, _loggerFactory.CreateLogger("Savate.Mount"), isDynamic, isDynamic ? OnDynamicIdle : null);
+        new(config, Config.Server, Pool, Time, _loggerFactory.CreateLogger("Savate.Mount"), isDynamic, isDynamic ? OnDynamicIdle : null, Find);
 
     private void OnDynamicIdle(Mount mount)
     {

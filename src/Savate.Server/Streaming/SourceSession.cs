@@ -82,6 +82,7 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
     {
         Format = format;
         IContainerIngest ingest = format == MountFormat.Flv ? new FlvIngest(Mount) : new TsIngest(Mount);
+        Mount.AttachLiveIngest(this, ingest);
         var timeout = Mount.Server.SourceTimeout;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);
         using var timer = new CancellationTokenSource();

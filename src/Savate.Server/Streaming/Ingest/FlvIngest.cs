@@ -4,25 +4,21 @@ using Savate.Flv;
 namespace Savate.Server.Streaming.Ingest;
 
 /// <summary>
-/// FLV source → slices. Every tag is copied once into the slice being built, its timestamp rewritten
+/// FLV feed → slices. Every tag is copied once into the slice being built, its timestamp rewritten
 /// onto the mount's timeline. A video keyframe starts a new slice (a join point); the FLV header,
-/// onMetaData and sequence headers are also kept aside as the mount's join headers, so a late joiner
-/// gets the latest ones. Media before this source's first keyframe is dropped, so a switch from one
-/// source to the next lands on a keyframe.
+/// onMetaData and sequence headers are kept aside as join headers, so a late joiner gets the latest
+/// ones. Media before this feed's first keyframe is dropped, and the feed's configuration is sent
+/// in-band just before it, so a switch from one feed to the next lands on a keyframe with the right
+/// sequence headers.
 /// </summary>
-internal sealed class FlvIngest : IContainerIngest
+internal sealed class FlvIngest : IngestBase
 {
-    // A slice grows to at most this before it is cut, so one huge GOP does not become one huge array.
-    private const int MaxSliceBytes = 512 * 1024;
-
     // Audio-only streams: a join point at most every 500 ms keeps the keyframe index small.
     private const long AudioJoinInterval = 500;
 
     // A header that announces video but sends none for this long (ms of audio) is treated as audio-only.
     private const long AudioOnlyAfter = 3000;
 
-    private readonly Mount _mount;
-    private readonly SliceBuilder _builder;
     private FlvReader _reader;
     private byte[] _fileHeader = [];
     private byte[]? _metadata;
@@ -34,17 +30,15 @@ internal sealed class FlvIngest : IContainerIngest
     private bool _sawVideo;
     private long _firstAudio = long.MinValue;
     private long _lastJoin = long.MinValue;
-    private bool _waitingForKeyframe = true;
     private TimelineOffset _offset;
 
     public FlvIngest(Mount mount, FlvReaderOptions? options = null)
+        : base(mount)
     {
-        _mount = mount;
-        _builder = new SliceBuilder(mount.Pool);
         _reader = new FlvReader(options);
     }
 
-    public SequencePosition Process(in ReadOnlySequence<byte> buffer)
+    protected override SequencePosition Parse(in ReadOnlySequence<byte> buffer)
     {
         var reader = new SequenceReader<byte>(buffer);
         if (!_reader.HeaderRead)
@@ -62,14 +56,28 @@ internal sealed class FlvIngest : IContainerIngest
         return reader.Position;
     }
 
-    public void Flush() => _mount.Publish(_builder);
+    protected override void OnActivated()
+    {
+        _offset = default;
+        _lastJoin = long.MinValue;
+    }
 
-    public void Abandon() => _builder.Discard();
+    protected override void AppendConfiguration()
+    {
+        var time = Mount.Timeline.HasOutput ? Mount.Timeline.LastTime : 0;
+        foreach (var tag in (ReadOnlySpan<byte[]?>)[_metadata, _videoConfig, _audioConfig])
+        {
+            if (tag is not null)
+            {
+                var span = Builder.Append(tag);
+                FlvTagHeader.WriteTimestamp(span, (uint)time);
+            }
+        }
+    }
 
     private void OnHeader(FlvHeader header)
     {
-        _fileHeader = new byte[FlvHeader.SizeWithPreviousTagSize];
-        FlvHeader.Write(_fileHeader, header.HasAudio, header.HasVideo);
+        _fileHeader = FlvHeader.ToArray(header.HasAudio, header.HasVideo);
         _audioOnly = !header.HasVideo;
         UpdateHeaders();
     }
@@ -81,24 +89,24 @@ internal sealed class FlvIngest : IContainerIngest
             case FlvPacketKind.Metadata:
                 _metadata = tag.Bytes.ToArray();
                 UpdateHeaders();
-                AppendInBand(tag);
+                AppendConfigurationTag(tag);
                 return;
             case FlvPacketKind.SequenceHeader when tag.Type == FlvTagType.Video:
                 _videoConfig = tag.Bytes.ToArray();
                 _videoCodec = Names.Of(tag.VideoCodec);
                 UpdateHeaders();
-                AppendInBand(tag);
+                AppendConfigurationTag(tag);
                 return;
             case FlvPacketKind.SequenceHeader:
                 _audioConfig = tag.Bytes.ToArray();
                 _audioCodec = Names.Of(tag.AudioCodec);
                 UpdateHeaders();
-                AppendInBand(tag);
+                AppendConfigurationTag(tag);
                 return;
             case FlvPacketKind.Media:
                 break;
             default:
-                if (!_waitingForKeyframe)
+                if (Active && !WaitingForKeyframe)
                 {
                     AppendInBand(tag);
                 }
@@ -114,11 +122,15 @@ internal sealed class FlvIngest : IContainerIngest
                 _videoCodec = Names.Of(tag.VideoCodec);
                 UpdateHeaders();
             }
+            if (!Active)
+            {
+                return;
+            }
             if (tag.IsKeyframe)
             {
                 StartJoinPoint();
             }
-            else if (_waitingForKeyframe)
+            else if (WaitingForKeyframe)
             {
                 return;
             }
@@ -142,12 +154,16 @@ internal sealed class FlvIngest : IContainerIngest
             {
                 _audioOnly = true;
             }
-            if (_audioOnly && (_waitingForKeyframe || sourceTime - _lastJoin >= AudioJoinInterval))
+            if (!Active)
+            {
+                return;
+            }
+            if (_audioOnly && (WaitingForKeyframe || sourceTime - _lastJoin >= AudioJoinInterval || sourceTime < _lastJoin))
             {
                 _lastJoin = sourceTime;
                 StartJoinPoint();
             }
-            else if (_waitingForKeyframe)
+            else if (WaitingForKeyframe)
             {
                 return;
             }
@@ -155,46 +171,37 @@ internal sealed class FlvIngest : IContainerIngest
             return;
         }
 
-        // Script data typed as media (empty tags, unknown script names): carry along.
-        if (!_waitingForKeyframe)
+        if (Active && !WaitingForKeyframe)
         {
             AppendInBand(tag);
         }
     }
 
-    private void StartJoinPoint()
+    /// <summary>A configuration tag in the stream: in-band for listeners already past a join point.</summary>
+    private void AppendConfigurationTag(in FlvTag tag)
     {
-        _waitingForKeyframe = false;
-        if (!_builder.IsEmpty)
+        // Before the first join point the configuration goes out with it (AppendConfiguration).
+        if (Active && !WaitingForKeyframe)
         {
-            _mount.Publish(_builder);
+            AppendInBand(tag);
         }
-        _builder.BeginKeyframe(_mount.Headers);
     }
 
     private void AppendMedia(in FlvTag tag, Track track)
     {
-        var time = _mount.Timeline.Map(tag.Timestamp, track, ref _offset);
-        var span = _builder.Append(tag.Bytes);
+        var time = Mount.Timeline.Map(tag.Timestamp, track, ref _offset);
+        var span = Builder.Append(tag.Bytes);
         FlvTagHeader.WriteTimestamp(span, (uint)time);
-        _builder.MarkTime(time);
+        Builder.MarkTime(time);
         CutIfLarge();
     }
 
     private void AppendInBand(in FlvTag tag)
     {
-        var span = _builder.Append(tag.Bytes);
-        var time = _mount.Timeline.HasOutput ? _mount.Timeline.LastTime : 0;
+        var span = Builder.Append(tag.Bytes);
+        var time = Mount.Timeline.HasOutput ? Mount.Timeline.LastTime : 0;
         FlvTagHeader.WriteTimestamp(span, (uint)time);
         CutIfLarge();
-    }
-
-    private void CutIfLarge()
-    {
-        if (_builder.Length >= MaxSliceBytes)
-        {
-            _mount.Publish(_builder);
-        }
     }
 
     private void UpdateHeaders()
@@ -208,7 +215,7 @@ internal sealed class FlvIngest : IContainerIngest
         {
             codecs.Add(_audioCodec);
         }
-        _mount.Headers = new FlvJoinHeaders(_fileHeader, _metadata, _videoConfig, _audioConfig, codecs);
+        SetHeaders(new FlvJoinHeaders(_fileHeader, _metadata, _videoConfig, _audioConfig, codecs));
     }
 
     private static class Names

@@ -3,20 +3,170 @@ using System.Buffers;
 namespace Savate.Server.Streaming.Ingest;
 
 /// <summary>
-/// Turns one source's bytes into slices on its mount. One instance per source session; it keeps the
-/// parser state between reads (the PipeReader keeps the unconsumed bytes).
+/// Turns one feed's bytes (a live source, a fallback file, another mount) into slices on its mount.
+/// One instance per feed; it keeps the parser state between reads (the caller keeps the unconsumed
+/// bytes). Only the mount's active feed writes: an inactive one parses (to keep its codec
+/// configuration current) but appends nothing.
 /// </summary>
 internal interface IContainerIngest
 {
     /// <summary>
-    /// Parses every complete unit in <paramref name="buffer"/>, publishing slices to the mount, and
-    /// returns how far it consumed. Throws the container's format exception on garbage it cannot skip.
+    /// Parses every complete unit in <paramref name="buffer"/>, publishing slices to the mount while
+    /// active, and returns how far it consumed. Throws the container's format exception on garbage it cannot skip.
     /// </summary>
     SequencePosition Process(in ReadOnlySequence<byte> buffer);
 
     /// <summary>Publishes what is pending (end of a read batch).</summary>
     void Flush();
 
-    /// <summary>The source is gone: drop partial state.</summary>
+    /// <summary>The feed is gone: drop partial state.</summary>
     void Abandon();
+
+    bool IsActive { get; }
+
+    /// <summary>
+    /// Makes this feed the one the mount plays: it starts at its next join point, with its codec
+    /// configuration sent in-band first and its timestamps continuing the mount's timeline.
+    /// </summary>
+    void Activate();
+
+    /// <summary>Stops appending (another feed takes over).</summary>
+    void Deactivate();
+}
+
+/// <summary>The activation and publishing logic the FLV and MPEG-TS ingests share.</summary>
+internal abstract class IngestBase : IContainerIngest
+{
+    // A slice grows to at most this before it is cut, so one huge GOP does not become one huge array.
+    protected const int MaxSliceBytes = 512 * 1024;
+
+    private readonly object _lock = new();
+    private bool _active;
+
+    protected IngestBase(Mount mount)
+    {
+        Mount = mount;
+        Builder = new SliceBuilder(mount.Pool);
+    }
+
+    protected Mount Mount { get; }
+
+    protected SliceBuilder Builder { get; }
+
+    /// <summary>Media before the feed's first join point (after activation) is dropped.</summary>
+    protected bool WaitingForKeyframe { get; set; } = true;
+
+    /// <summary>The feed was just activated: its configuration goes in-band before its first join point.</summary>
+    protected bool PendingConfiguration { get; set; }
+
+    /// <summary>This feed's own join headers (the mount's only while it is active).</summary>
+    protected JoinHeaders? Headers { get; private set; }
+
+    public bool IsActive
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _active;
+            }
+        }
+    }
+
+    /// <summary>True while active; checked under the ingest's lock by the parse path.</summary>
+    protected bool Active => _active;
+
+    public SequencePosition Process(in ReadOnlySequence<byte> buffer)
+    {
+        lock (_lock)
+        {
+            return Parse(buffer);
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (_active)
+            {
+                Mount.Publish(Builder);
+            }
+        }
+    }
+
+    public void Abandon()
+    {
+        lock (_lock)
+        {
+            _active = false;
+            Builder.Discard();
+        }
+    }
+
+    public void Activate()
+    {
+        lock (_lock)
+        {
+            _active = true;
+            WaitingForKeyframe = true;
+            PendingConfiguration = true;
+            Builder.Discard();
+            OnActivated();
+            if (Headers is not null)
+            {
+                Mount.Headers = Headers;
+            }
+        }
+    }
+
+    public void Deactivate()
+    {
+        lock (_lock)
+        {
+            _active = false;
+            Builder.Discard();
+        }
+    }
+
+    protected abstract SequencePosition Parse(in ReadOnlySequence<byte> buffer);
+
+    /// <summary>Resets the feed's timeline offset and output state for a new activation.</summary>
+    protected abstract void OnActivated();
+
+    /// <summary>Appends the feed's configuration (sequence headers, PAT/PMT) in-band.</summary>
+    protected abstract void AppendConfiguration();
+
+    protected void SetHeaders(JoinHeaders headers)
+    {
+        Headers = headers;
+        if (_active)
+        {
+            Mount.Headers = headers;
+        }
+    }
+
+    /// <summary>Cuts the slice being built so that a join point starts a new one.</summary>
+    protected void StartJoinPoint()
+    {
+        WaitingForKeyframe = false;
+        if (!Builder.IsEmpty)
+        {
+            Mount.Publish(Builder);
+        }
+        Builder.BeginKeyframe(Headers);
+        if (PendingConfiguration)
+        {
+            PendingConfiguration = false;
+            AppendConfiguration();
+        }
+    }
+
+    protected void CutIfLarge()
+    {
+        if (Builder.Length >= MaxSliceBytes)
+        {
+            Mount.Publish(Builder);
+        }
+    }
 }

@@ -37,6 +37,27 @@ internal sealed class MediaTimeline
     /// <summary>Counts re-basings (source switches and jumps).</summary>
     public long Discontinuities { get; private set; }
 
+    /// <summary>Records a time that the feed already put on the mount's timeline (MPEG-TS rewrites its own).</summary>
+    public void Observe(long time, Track track)
+    {
+        lock (_lock)
+        {
+            if (track == Track.Video)
+            {
+                LastVideo = Math.Max(LastVideo, time);
+            }
+            else
+            {
+                LastAudio = Math.Max(LastAudio, time);
+            }
+            if (!HasOutput || time > LastTime)
+            {
+                LastTime = time;
+            }
+            HasOutput = true;
+        }
+    }
+
     /// <summary>Maps a source time to the mount's timeline, using and updating the session's offset.</summary>
     public long Map(long sourceTime, Track track, ref TimelineOffset offset)
     {
