@@ -1,0 +1,94 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging.Abstractions;
+using Savate.Server.Configuration;
+using Savate.Server.Streaming;
+using Savate.Server.Streaming.Ingest;
+
+namespace Savate.Server.Tests.Fakes;
+
+/// <summary>Builds mounts without a server, and reads back what their rings hold.</summary>
+internal static class TestMounts
+{
+    public static Mount Create(
+        ManualTimeProvider? time = null,
+        SlicePool? pool = null,
+        MountConfig? config = null,
+        ServerConfig? server = null,
+        Action<Mount>? onIdle = null) =>
+        new(config ?? new MountConfig { Path = "/live" },
+            server ?? new ServerConfig { FlushInterval = TimeSpan.Zero },
+            pool ?? new SlicePool(),
+            time ?? new ManualTimeProvider(),
+            NullLogger.Instance,
+            onIdle: onIdle);
+
+    /// <summary>Publishes one slice of raw bytes on the mount (bypassing any container ingest).</summary>
+    public static void PublishRaw(Mount mount, byte[] bytes, long start, long end, bool keyframe, JoinHeaders? headers = null)
+    {
+        var builder = new SliceBuilder(mount.Pool);
+        if (keyframe)
+        {
+            builder.BeginKeyframe(headers);
+        }
+        builder.Append(bytes);
+        builder.MarkTime(start);
+        builder.MarkTime(end);
+        mount.Publish(builder);
+    }
+
+    /// <summary>A copy of every slice the ring holds, oldest first.</summary>
+    public static List<SliceCopy> Snapshot(Ring ring)
+    {
+        var result = new List<SliceCopy>();
+        for (var sequence = ring.Tail; sequence < ring.Head; sequence++)
+        {
+            if (ring.TryGet(sequence, out var slice))
+            {
+                result.Add(new SliceCopy(slice.Sequence, slice.StartTime, slice.EndTime, slice.IsKeyframe, slice.Span.ToArray(), slice.Headers));
+                slice.Release();
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A two-segment sequence split at <paramref name="split"/>.</summary>
+    public static ReadOnlySequence<byte> TwoSegments(byte[] data, int split)
+    {
+        var first = new Segment(data.AsMemory(0, split));
+        var second = first.Append(data.AsMemory(split));
+        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
+    }
+
+    /// <summary>Feeds <paramref name="data"/> in chunks of <paramref name="chunk"/> bytes, keeping what the ingest did not consume (as a PipeReader would).</summary>
+    public static void FeedInChunks(IContainerIngest ingest, byte[] data, int chunk, bool flushEachRead)
+    {
+        var pending = new List<byte>();
+        for (var offset = 0; offset < data.Length; offset += chunk)
+        {
+            pending.AddRange(data.AsSpan(offset, Math.Min(chunk, data.Length - offset)));
+            var buffer = new ReadOnlySequence<byte>(pending.ToArray());
+            var consumed = ingest.Process(buffer);
+            var used = (int)buffer.Slice(0, consumed).Length;
+            pending.RemoveRange(0, used);
+            if (flushEachRead)
+            {
+                ingest.Flush();
+            }
+        }
+        ingest.Flush();
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
+            Next = next;
+            return next;
+        }
+    }
+}
+
+internal sealed record SliceCopy(long Sequence, long StartTime, long EndTime, bool IsKeyframe, byte[] Bytes, JoinHeaders? Headers);
