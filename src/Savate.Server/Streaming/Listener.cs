@@ -109,7 +109,8 @@ internal sealed class Listener
         {
             if (!await JoinAsync(cancellationToken).ConfigureAwait(false))
             {
-                return ListenerEnd.StreamEnded;
+                return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
+                    : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
             }
             while (true)
             {
@@ -193,7 +194,7 @@ internal sealed class Listener
         var startTime = ring.StartTimeOf(_next);
         if (startTime is null)
         {
-            end = Evict(ListenerEnd.EvictedLapped);
+            end = _mount.IsEnded(Epoch) ? ListenerEnd.StreamEnded : Evict(ListenerEnd.EvictedLapped);
             return 0;
         }
         var lag = ring.HeadTime - startTime.Value;
@@ -224,7 +225,7 @@ internal sealed class Listener
             {
                 if (held == 0)
                 {
-                    end = Evict(ListenerEnd.EvictedLapped);
+                    end = _mount.IsEnded(Epoch) ? ListenerEnd.StreamEnded : Evict(ListenerEnd.EvictedLapped);
                     return 0;
                 }
                 break;

@@ -245,7 +245,9 @@ internal sealed class Mount : IDisposable
             }
             _source = null;
             _liveIngest = null;
-            if (_playingKind == FeedKind.Live)
+            // Listeners that were following the live source (or waiting for its first keyframe)
+            // are held for the grace period; a fallback that is playing simply goes on.
+            if (_playingKind == FeedKind.Live || (_playingKind == FeedKind.None && !_inGrace))
             {
                 _playingKind = FeedKind.None;
                 _playing = "nothing";

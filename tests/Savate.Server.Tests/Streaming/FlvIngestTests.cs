@@ -13,6 +13,7 @@ public class FlvIngestTests
     {
         using var mount = TestMounts.Create();
         var ingest = new FlvIngest(mount);
+        ingest.Activate();
         var consumed = ingest.Process(new ReadOnlySequence<byte>(data));
         Assert.Equal(data.Length, new ReadOnlySequence<byte>(data).Slice(0, consumed).Length);
         ingest.Flush();
@@ -41,6 +42,7 @@ public class FlvIngestTests
 
         using var mount = TestMounts.Create();
         var ingest = new FlvIngest(mount);
+        ingest.Activate();
         TestMounts.FeedInChunks(ingest, data, chunk: 1, flushEachRead: false);
 
         AssertSameSlices(expected, TestMounts.Snapshot(mount.Ring), "byte by byte");
@@ -55,6 +57,7 @@ public class FlvIngestTests
         {
             using var mount = TestMounts.Create();
             var ingest = new FlvIngest(mount);
+            ingest.Activate();
             var sequence = TestMounts.TwoSegments(data, split);
             var consumed = ingest.Process(sequence);
             Assert.Equal(data.Length, sequence.Slice(0, consumed).Length);
@@ -71,6 +74,7 @@ public class FlvIngestTests
 
         using var mount = TestMounts.Create(config: new() { Path = "/live", BufferBytes = 1L << 30, Buffer = TimeSpan.FromHours(1) });
         var ingest = new FlvIngest(mount);
+        ingest.Activate();
         TestMounts.FeedInChunks(ingest, data, chunk: 4096, flushEachRead: true);
         var actual = TestMounts.Snapshot(mount.Ring);
 
@@ -213,6 +217,7 @@ public class FlvIngestTests
     {
         using var mount = TestMounts.Create();
         var first = new FlvIngest(mount);
+        first.Activate();
         first.Process(new ReadOnlySequence<byte>(FlvSynth.Stream(gops: 2)));
         first.Flush();
         first.Abandon();
@@ -221,6 +226,7 @@ public class FlvIngestTests
 
         // The next encoder starts again from 0 (and even with a large offset the result is the same).
         var second = new FlvIngest(mount);
+        second.Activate();
         second.Process(new ReadOnlySequence<byte>(FlvSynth.Stream(gops: 2, start: 50_000)));
         second.Flush();
         second.Abandon();

@@ -416,6 +416,9 @@ public class ListenerTests
         _time.Advance(TimeSpan.FromSeconds(1));
         var second = new SourceSession(mount, "encoder");
         Assert.True(mount.TryClaim(second));
+        // Grace ends when the new source's ingest plays, not at the claim (it could still be refused).
+        Assert.True(mount.InGrace);
+        mount.AttachLiveIngest(second, new FlvIngest(mount));
         Assert.False(mount.InGrace);
         Keyframe(mount, 1040);
         await FlushAndWaitForWrite(sink);

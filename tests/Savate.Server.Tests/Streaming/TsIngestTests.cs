@@ -30,6 +30,7 @@ public class TsIngestTests
     {
         using var mount = TestMounts.Create();
         var ingest = new TsIngest(mount);
+        ingest.Activate();
         TestMounts.FeedInChunks(ingest, s_sample, chunk: 7 * 188, flushEachRead: true);
         var (randomAccess, programPackets) = Reference();
         var slices = TestMounts.Snapshot(mount.Ring);
@@ -58,11 +59,13 @@ public class TsIngestTests
     {
         using var whole = TestMounts.Create();
         var a = new TsIngest(whole);
+        a.Activate();
         a.Process(new ReadOnlySequence<byte>(s_sample));
         a.Flush();
 
         using var chunked = TestMounts.Create();
         var b = new TsIngest(chunked);
+        b.Activate();
         TestMounts.FeedInChunks(b, s_sample, chunk: 1000, flushEachRead: false);
 
         var expected = TestMounts.Snapshot(whole.Ring);
@@ -80,6 +83,7 @@ public class TsIngestTests
     {
         using var mount = TestMounts.Create();
         var first = new TsIngest(mount);
+        first.Activate();
         first.Process(new ReadOnlySequence<byte>(s_sample));
         first.Flush();
         first.Abandon();
@@ -87,6 +91,8 @@ public class TsIngestTests
         var firstCount = mount.Ring.Head;
 
         var second = new TsIngest(mount);
+
+        second.Activate();
         second.Process(new ReadOnlySequence<byte>(s_sample));
         second.Flush();
         second.Abandon();

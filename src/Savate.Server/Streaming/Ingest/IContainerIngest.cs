@@ -150,16 +150,18 @@ internal abstract class IngestBase : IContainerIngest
     protected void StartJoinPoint()
     {
         WaitingForKeyframe = false;
+        if (PendingConfiguration)
+        {
+            // The feed's configuration goes just before its first join point, for listeners that
+            // follow the mount across the switch; a joiner starts at the keyframe with join headers.
+            PendingConfiguration = false;
+            AppendConfiguration();
+        }
         if (!Builder.IsEmpty)
         {
             Mount.Publish(Builder);
         }
         Builder.BeginKeyframe(Headers);
-        if (PendingConfiguration)
-        {
-            PendingConfiguration = false;
-            AppendConfiguration();
-        }
     }
 
     protected void CutIfLarge()

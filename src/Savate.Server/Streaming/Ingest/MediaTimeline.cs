@@ -37,6 +37,15 @@ internal sealed class MediaTimeline
     /// <summary>Counts re-basings (source switches and jumps).</summary>
     public long Discontinuities { get; private set; }
 
+    /// <summary>Counts a re-basing done by a feed that rewrites its own timestamps.</summary>
+    public void NoteDiscontinuity()
+    {
+        lock (_lock)
+        {
+            Discontinuities++;
+        }
+    }
+
     /// <summary>Records a time that the feed already put on the mount's timeline (MPEG-TS rewrites its own).</summary>
     public void Observe(long time, Track track)
     {

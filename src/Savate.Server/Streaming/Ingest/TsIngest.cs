@@ -153,6 +153,10 @@ internal sealed class TsIngest : IngestBase
             var (value, last) = pes != long.MinValue ? (pes, _output.LastPes) : (pcr, _output.LastPcr);
             _shift = last == long.MinValue ? 0 : last + SpliceGap - value;
             _shiftSet = true;
+            if (last != long.MinValue)
+            {
+                Mount.Timeline.NoteDiscontinuity();
+            }
         }
         if (_shift != 0)
         {
