@@ -140,6 +140,7 @@ public sealed class RelayManager : IAsyncDisposable
                 }
             }
 
+            name = "relay " + name;
             CheckPositive(errors, name, "connect-timeout", relay.ConnectTimeout);
             CheckPositive(errors, name, "first-byte-timeout", relay.FirstByteTimeout);
             CheckPositive(errors, name, "idle-read-timeout", relay.IdleReadTimeout);

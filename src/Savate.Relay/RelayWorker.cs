@@ -187,11 +187,16 @@ internal sealed class RelayWorker : IAsyncDisposable
         }
     }
 
-    /// <summary>One round: each upstream in order whose circuit is closed, until one streams.</summary>
+    /// <summary>
+    /// One round: each upstream in order whose circuit is closed, until one streams. When every circuit is open
+    /// the round tries them anyway, without their breakers: skipping only helps while another upstream is
+    /// available, and a single upstream must not wait out a break duration once it is back.
+    /// </summary>
     private async ValueTask<AttemptOutcome> RunRoundAsync(CancellationToken token)
     {
         AttemptOutcome? last = null;
         var allAuth = true;
+        List<UpstreamEndpoint>? skipped = null;
         foreach (var upstream in _upstreams)
         {
             AttemptOutcome outcome;
@@ -205,6 +210,7 @@ internal sealed class RelayWorker : IAsyncDisposable
             catch (BrokenCircuitException)
             {
                 RelayLog.AttemptFailed(_logger, _options.Mount, upstream.Display, "circuit open, skipped");
+                (skipped ??= []).Add(upstream);
                 continue;
             }
 
@@ -217,13 +223,22 @@ internal sealed class RelayWorker : IAsyncDisposable
             allAuth &= outcome.Kind == AttemptKind.AuthFailed;
         }
 
-        if (last is not { } failed)
+        if (last is null && skipped is not null)
         {
-            var reason = "every upstream is skipped (circuit open)";
-            SetError(reason);
-            return new AttemptOutcome(AttemptKind.Failed, _upstreams[0].Display, reason);
+            foreach (var upstream in skipped)
+            {
+                var outcome = await AttemptAsync(upstream, token).ConfigureAwait(false);
+                if (outcome.Kind is AttemptKind.Healthy or AttemptKind.LocalRefused)
+                {
+                    return outcome;
+                }
+
+                last = outcome;
+                allAuth &= outcome.Kind == AttemptKind.AuthFailed;
+            }
         }
 
+        var failed = last!.Value;
         return allAuth ? failed : failed with { Kind = AttemptKind.Failed };
     }
 
