@@ -1,0 +1,473 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+using Savate.Relay.Upstream;
+
+namespace Savate.Relay;
+
+/// <summary>
+/// The pull loop of one mount: Idle → Connecting → Streaming → (body ends) → reconnect, with a Polly retry
+/// (exponential backoff, jitter) over rounds of upstreams, a Polly circuit breaker per upstream and a Polly
+/// timeout on connect + response headers. See README.md for the state machine.
+/// </summary>
+internal sealed class RelayWorker : IAsyncDisposable
+{
+    private static readonly ProductInfoHeaderValue s_userAgent = new("Savate-Relay", "1.0");
+
+    private readonly RelayOptions _options;
+    private readonly IRelayHost _host;
+    private readonly HttpClient _client;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly UpstreamEndpoint[] _upstreams;
+    private readonly ResiliencePipeline<AttemptOutcome> _retry;
+    private readonly ResiliencePipeline _connectTimeout;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _lock = new();
+
+    private Task _run = Task.CompletedTask;
+    private RelayState _state;
+    private string? _upstream;
+    private long _connects;
+    private long _reconnects;
+    private string? _lastError;
+    private DateTimeOffset _since;
+
+    // Touched only by the loop task.
+    private bool _failing;
+    private bool _firstOfSession;
+    private bool _idleLogged;
+
+    public RelayWorker(RelayOptions options, IRelayHost host, HttpClient client, ILogger logger, TimeProvider time)
+    {
+        _options = options;
+        _host = host;
+        _client = client;
+        _logger = logger;
+        _time = time;
+        _since = time.GetUtcNow();
+        _upstreams = options.Upstreams.Select(u => new UpstreamEndpoint(u, options.Username, options.Password)).ToArray();
+        _upstream = _upstreams.Length > 0 ? _upstreams[0].Display : null;
+        foreach (var upstream in _upstreams)
+        {
+            upstream.Breaker = BuildBreaker(upstream);
+        }
+
+        _connectTimeout = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddTimeout(options.ConnectTimeout)
+            .Build();
+
+        _retry = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<AttemptOutcome>
+            {
+                // Everything but a healthy stream that ended is retried; exceptions (cancellation) are not.
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is null && args.Outcome.Result.Kind != AttemptKind.Healthy),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.FirstRetryDelay,
+                MaxDelay = options.MaxRetryDelay,
+                // 401/403 will not fix itself in a second, and a refused feed means a local source is on the mount.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
+                    args.Outcome.Result.Kind is AttemptKind.AuthFailed or AttemptKind.LocalRefused ? options.MaxRetryDelay : null),
+                OnRetry = args =>
+                {
+                    OnRetry(args.Outcome.Result, args.AttemptNumber, args.RetryDelay);
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    public string Mount => _options.Mount;
+
+    public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
+
+    public RelayStatus GetStatus()
+    {
+        lock (_lock)
+        {
+            return new RelayStatus(_options.Mount, _state, _upstream, _connects, _reconnects, _lastError, _since, _options.OnDemand);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        await _run.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    if (_options.OnDemand)
+                    {
+                        EnterIdle();
+                        if (_host.GetListenerCount(_options.Mount) <= 0)
+                        {
+                            await _host.WaitForListenersAsync(_options.Mount, stop).ConfigureAwait(false);
+                        }
+                    }
+
+                    using var session = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    var watcher = _options.OnDemand ? WatchListenersAsync(session) : Task.CompletedTask;
+                    try
+                    {
+                        await RunSessionAsync(session.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (session.IsCancellationRequested && !stop.IsCancellationRequested)
+                    {
+                        // The listener watcher ended the session: back to Idle.
+                    }
+                    finally
+                    {
+                        await session.CancelAsync().ConfigureAwait(false);
+                        await watcher.ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    // Only host calls can get here (attempts return outcomes); do not spin on a broken host.
+                    RelayLog.HostFailed(_logger, _options.Mount, ex);
+                    try
+                    {
+                        await Task.Delay(_options.MaxRetryDelay, _time, stop).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            SetState(RelayState.Stopped, null);
+            RelayLog.Stopped(_logger, _options.Mount);
+        }
+    }
+
+    /// <summary>One pull session: from leaving Idle until no listener remains (or forever, when not on-demand).</summary>
+    private async Task RunSessionAsync(CancellationToken token)
+    {
+        _firstOfSession = true;
+        _failing = false;
+        SetState(RelayState.Connecting, _upstreams[0].Display);
+        RelayLog.Connecting(_logger, _options.Mount, _upstreams[0].Display);
+        while (true)
+        {
+            // Returns only a healthy stream that ended; failures are retried inside with backoff.
+            var ended = await _retry.ExecuteAsync(static (worker, ct) => worker.RunRoundAsync(ct), this, token).ConfigureAwait(false);
+            if (_options.OnDemand && _host.GetListenerCount(_options.Mount) <= 0)
+            {
+                return;
+            }
+
+            // Listeners are waiting: reconnect at once, starting again from the first (preferred) upstream.
+            RelayLog.UpstreamLost(_logger, _options.Mount, ended.Upstream, ended.Reason);
+            SetState(RelayState.Connecting, _upstreams[0].Display);
+        }
+    }
+
+    /// <summary>
+    /// One round: each upstream in order whose circuit is closed, until one streams. When every circuit is open
+    /// the round tries them anyway, without their breakers: skipping only helps while another upstream is
+    /// available, and a single upstream must not wait out a break duration once it is back.
+    /// </summary>
+    private async ValueTask<AttemptOutcome> RunRoundAsync(CancellationToken token)
+    {
+        AttemptOutcome? last = null;
+        var allAuth = true;
+        List<UpstreamEndpoint>? skipped = null;
+        foreach (var upstream in _upstreams)
+        {
+            AttemptOutcome outcome;
+            try
+            {
+                outcome = await upstream.Breaker.ExecuteAsync(
+                    static (state, ct) => state.Worker.AttemptAsync(state.Upstream, ct),
+                    (Worker: this, Upstream: upstream),
+                    token).ConfigureAwait(false);
+            }
+            catch (BrokenCircuitException)
+            {
+                RelayLog.AttemptFailed(_logger, _options.Mount, upstream.Display, "circuit open, skipped");
+                (skipped ??= []).Add(upstream);
+                continue;
+            }
+
+            if (outcome.Kind is AttemptKind.Healthy or AttemptKind.LocalRefused)
+            {
+                return outcome;
+            }
+
+            last = outcome;
+            allAuth &= outcome.Kind == AttemptKind.AuthFailed;
+        }
+
+        if (last is null && skipped is not null)
+        {
+            foreach (var upstream in skipped)
+            {
+                var outcome = await AttemptAsync(upstream, token).ConfigureAwait(false);
+                if (outcome.Kind is AttemptKind.Healthy or AttemptKind.LocalRefused)
+                {
+                    return outcome;
+                }
+
+                last = outcome;
+                allAuth &= outcome.Kind == AttemptKind.AuthFailed;
+            }
+        }
+
+        var failed = last!.Value;
+        return allAuth ? failed : failed with { Kind = AttemptKind.Failed };
+    }
+
+    /// <summary>Connects to one upstream and feeds its body to the host. Returns an outcome; throws only on cancellation.</summary>
+    private async ValueTask<AttemptOutcome> AttemptAsync(UpstreamEndpoint upstream, CancellationToken token)
+    {
+        SetState(RelayState.Connecting, upstream.Display);
+        using var request = new HttpRequestMessage(HttpMethod.Get, upstream.RequestUri);
+        request.Headers.Authorization = upstream.Authorization;
+        request.Headers.UserAgent.Add(s_userAgent);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _connectTimeout.ExecuteAsync(
+                static async (state, ct) => await state.Client.SendAsync(state.Request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false),
+                (Client: _client, Request: request),
+                token).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException)
+        {
+            return Fail(upstream, AttemptKind.Failed, $"connect timeout ({_options.ConnectTimeout.TotalMilliseconds:0} ms)");
+        }
+        catch (HttpRequestException ex)
+        {
+            return Fail(upstream, AttemptKind.Failed, ex.Message);
+        }
+        catch (OperationCanceledException ex) when (!token.IsCancellationRequested)
+        {
+            // SocketsHttpHandler.ConnectTimeout surfaces as a cancellation of our own request.
+            return Fail(upstream, AttemptKind.Failed, ex.InnerException?.Message ?? "connect timeout");
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var code = (int)response.StatusCode;
+                var kind = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? AttemptKind.AuthFailed : AttemptKind.Failed;
+                return Fail(upstream, kind, $"HTTP {code} {response.ReasonPhrase}");
+            }
+
+            lock (_lock)
+            {
+                _connects++;
+                if (!_firstOfSession)
+                {
+                    _reconnects++;
+                }
+            }
+
+            _firstOfSession = false;
+            var contentType = response.Content.Headers.ContentType?.ToString();
+            Stream body;
+            try
+            {
+                body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            {
+                return Fail(upstream, AttemptKind.Failed, ex.Message);
+            }
+
+            var firstByteAt = (DateTimeOffset?)null;
+            var timed = new IdleTimeoutStream(body, _options.FirstByteTimeout, _options.IdleReadTimeout, _time, () =>
+            {
+                firstByteAt = _time.GetUtcNow();
+                OnStreaming(upstream, contentType);
+            });
+            await using (timed.ConfigureAwait(false))
+            {
+                // Stopping closes the connection even if the host does not observe the token.
+                await using var abort = token.UnsafeRegister(static r => ((HttpResponseMessage)r!).Dispose(), response).ConfigureAwait(false);
+                RelayFeedResult result;
+                Exception? feedError = null;
+                try
+                {
+                    result = await _host.FeedAsync(_options.Mount, contentType, timed, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+                {
+                    feedError = ex;
+                    result = RelayFeedResult.Ended;
+                }
+
+                token.ThrowIfCancellationRequested();
+                switch (result)
+                {
+                    case RelayFeedResult.Refused:
+                        return Fail(upstream, AttemptKind.LocalRefused, "mount has another source");
+                    case RelayFeedResult.BadData:
+                        return Fail(upstream, AttemptKind.Failed, "not FLV or MPEG-TS");
+                }
+
+                var reason = timed.TimeoutMessage ?? feedError?.Message ?? "end of stream";
+                var streamed = firstByteAt is { } start ? _time.GetUtcNow() - start : TimeSpan.Zero;
+                if (firstByteAt is not null && streamed >= _options.StableAfter)
+                {
+                    SetError(reason);
+                    return new AttemptOutcome(AttemptKind.Healthy, upstream.Display, reason);
+                }
+
+                return Fail(upstream, AttemptKind.Failed, firstByteAt is null ? reason : $"{reason} after {streamed.TotalMilliseconds:0} ms");
+            }
+        }
+    }
+
+    private AttemptOutcome Fail(UpstreamEndpoint upstream, AttemptKind kind, string reason)
+    {
+        SetError($"{upstream.Display}: {reason}");
+        RelayLog.AttemptFailed(_logger, _options.Mount, upstream.Display, reason);
+        return new AttemptOutcome(kind, upstream.Display, reason);
+    }
+
+    private void OnRetry(AttemptOutcome outcome, int attempt, TimeSpan delay)
+    {
+        SetState(RelayState.BackingOff, null);
+        if (!_failing)
+        {
+            // Logged once per outage; each retry is Debug.
+            _failing = true;
+            RelayLog.BackingOff(_logger, _options.Mount, GetStatus().LastError ?? outcome.Reason);
+        }
+
+        RelayLog.RetryScheduled(_logger, _options.Mount, attempt + 1, outcome.Reason, delay);
+    }
+
+    private void OnStreaming(UpstreamEndpoint upstream, string? contentType)
+    {
+        _failing = false;
+        SetState(RelayState.Streaming, upstream.Display);
+        RelayLog.Streaming(_logger, _options.Mount, upstream.Display, contentType);
+    }
+
+    private void EnterIdle()
+    {
+        if (GetStatus().State != RelayState.Idle || !_idleLogged)
+        {
+            _idleLogged = true;
+            SetState(RelayState.Idle, null);
+            RelayLog.Idle(_logger, _options.Mount);
+        }
+    }
+
+    /// <summary>Ends the session once the mount has had no listener for <see cref="RelayOptions.IdleTimeout"/>.</summary>
+    private async Task WatchListenersAsync(CancellationTokenSource session)
+    {
+        // Poll: IRelayHost has no "last listener left" signal, and a count read is cheap.
+        var period = TimeSpan.FromTicks(Math.Clamp(_options.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        DateTimeOffset? emptySince = null;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(period, _time, session.Token).ConfigureAwait(false);
+                if (_host.GetListenerCount(_options.Mount) > 0)
+                {
+                    emptySince = null;
+                    continue;
+                }
+
+                var now = _time.GetUtcNow();
+                emptySince ??= now;
+                if (now - emptySince.Value >= _options.IdleTimeout)
+                {
+                    RelayLog.IdleDisconnect(_logger, _options.Mount, _options.IdleTimeout);
+                    await session.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex)
+        {
+            RelayLog.HostFailed(_logger, _options.Mount, ex);
+        }
+    }
+
+    private ResiliencePipeline<AttemptOutcome> BuildBreaker(UpstreamEndpoint upstream) =>
+        new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = _time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<AttemptOutcome>
+            {
+                // Every attempt in the window failed and there were at least N: skip this upstream for a while.
+                FailureRatio = 1.0,
+                MinimumThroughput = _options.CircuitBreakerThreshold,
+                SamplingDuration = _options.CircuitSamplingDuration,
+                BreakDuration = _options.CircuitBreakDuration,
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is null && args.Outcome.Result.CountsAgainstUpstream),
+                OnOpened = args =>
+                {
+                    RelayLog.CircuitOpened(_logger, _options.Mount, upstream.Display, _options.CircuitBreakerThreshold, args.BreakDuration);
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    RelayLog.CircuitClosed(_logger, _options.Mount, upstream.Display);
+                    return default;
+                },
+            })
+            .Build();
+
+    private void SetState(RelayState state, string? upstream)
+    {
+        lock (_lock)
+        {
+            if (_state != state)
+            {
+                _state = state;
+                _since = _time.GetUtcNow();
+            }
+
+            if (upstream is not null)
+            {
+                _upstream = upstream;
+            }
+        }
+    }
+
+    private void SetError(string error)
+    {
+        lock (_lock)
+        {
+            _lastError = error;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Savate.Relay.Tests.Infrastructure;
+
+/// <summary>Collects log entries (Debug and up) so tests can assert what was logged, and how often.</summary>
+public sealed class LogCapture : ILoggerFactory, ILoggerProvider
+{
+    private readonly ConcurrentQueue<LogEntry> _entries = new();
+
+    public IReadOnlyList<LogEntry> Entries => _entries.ToArray();
+
+    public int Count(int eventId) => Entries.Count(e => e.EventId == eventId);
+
+    public IReadOnlyList<LogEntry> Of(int eventId) => Entries.Where(e => e.EventId == eventId).ToList();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(LogCapture owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state as IReadOnlyList<KeyValuePair<string, object?>>;
+            owner._entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception), values?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? []));
+        }
+    }
+}
+
+public sealed record LogEntry(LogLevel Level, int EventId, string Message, Dictionary<string, object?> Values);
