@@ -46,13 +46,15 @@ internal static class StatusHandler
         var ring = mount.Ring;
         var headTime = ring.HeadTime;
         var tailTime = ring.StartTimeOf(ring.Tail);
-        var state = source is not null ? "live" : mount.InGrace ? "grace" : "idle";
+        var state = source is not null ? "live" : mount.InGrace ? "grace" : mount.Availability == MountAvailability.Playable ? "fallback" : "idle";
         return new MountStatus(
             mount.Path,
             mount.Config.Title,
             mount.Format switch { MountFormat.Flv => "flv", MountFormat.Mpegts => "mpegts", _ => "auto" },
             ListenerHandler.ContentTypeOf(mount.Format),
             state,
+            mount.Playing,
+            mount.Switches,
             source is not null,
             source is null ? null : new SourceStatus(source.Remote, source.UserAgent, source.ConnectedAt, source.BytesIn),
             mount.IsDynamic,
@@ -85,6 +87,8 @@ internal sealed record MountStatus(
     string Format,
     string ContentType,
     string State,
+    string Playing,
+    long Switches,
     bool SourceConnected,
     SourceStatus? Source,
     bool Dynamic,

@@ -74,9 +74,10 @@ internal sealed class Mount : IDisposable
         {
             return;
         }
+        Evaluate();
         lock (_lock)
         {
-            _evaluateTimer ??= _time.CreateTimer(static s => ((Mount)s!).Evaluate(), this, TimeSpan.Zero, EvaluatePeriod);
+            _evaluateTimer ??= _time.CreateTimer(static s => ((Mount)s!).Evaluate(), this, EvaluatePeriod, EvaluatePeriod);
         }
     }
 

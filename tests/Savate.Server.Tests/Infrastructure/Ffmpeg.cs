@@ -13,7 +13,7 @@ public static class Ffmpeg
         "-re", "-f", "lavfi", "-i", $"testsrc2=size={width}x{height}:rate=25",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-keyint_min", "25",
-        "-pix_fmt", "yuv420p", "-b:v", "300k", "-c:a", "aac", "-b:a", "64k",
+        "-pix_fmt", "yuv420p", "-b:v", "300k", "-c:a", "aac", "-b:a", "64k", "-ac", "2",
     ];
 
     /// <summary>Starts ffmpeg with the arguments; the process is killed when disposed.</summary>
@@ -48,6 +48,47 @@ public static class Ffmpeg
             }
         }
         return new DecodeResult(result.ExitCode, result.Stderr, frames);
+    }
+
+    /// <summary>
+    /// One listener connection, decoded (errors reported) and copied packet by packet at once: returns
+    /// the decode result and, per stream, the packet DTS values in arrival order.
+    /// </summary>
+    public static async Task<(DecodeResult Decode, IReadOnlyDictionary<int, List<long>> Dts)> DecodeAndListPacketsAsync(string url, double seconds)
+    {
+        var packets = Path.Combine(Path.GetTempPath(), $"savate-packets-{Guid.NewGuid():N}.txt");
+        try
+        {
+            var t = seconds.ToString(CultureInfo.InvariantCulture);
+            var result = await RunningProcess.RunAsync("ffmpeg",
+                ["-hide_banner", "-nostdin", "-v", "error", "-rw_timeout", "10000000", "-i", url,
+                 "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-t", t, "-f", "framecrc", packets,
+                 "-map", "0:v?", "-map", "0:a?", "-t", t, "-f", "framecrc", "-"],
+                TimeSpan.FromSeconds(seconds + 30));
+            var decoded = new Dictionary<int, int>();
+            foreach (var line in result.Stdout.Split('\n'))
+            {
+                var comma = line.IndexOf(',');
+                if (line.Length > 0 && line[0] != '#' && comma > 0 && int.TryParse(line.AsSpan(0, comma), out var stream))
+                {
+                    decoded[stream] = decoded.GetValueOrDefault(stream) + 1;
+                }
+            }
+            var dts = new Dictionary<int, List<long>>();
+            foreach (var line in File.Exists(packets) ? File.ReadAllLines(packets) : [])
+            {
+                var fields = line.Split(',', StringSplitOptions.TrimEntries);
+                if (line.Length > 0 && line[0] != '#' && fields.Length > 2 && int.TryParse(fields[0], out var stream) && long.TryParse(fields[1], out var value))
+                {
+                    (dts.TryGetValue(stream, out var list) ? list : dts[stream] = []).Add(value);
+                }
+            }
+            return (new DecodeResult(result.ExitCode, result.Stderr, decoded), dts);
+        }
+        finally
+        {
+            File.Delete(packets);
+        }
     }
 
     /// <summary>ffprobe's first video stream width and height of a URL.</summary>

@@ -37,6 +37,7 @@ internal sealed class FileFeed(FileMedia media, IContainerIngest ingest, TimePro
                     ingest.Flush();
                 }
                 passStart += media.Duration;
+                ingest.AddSourceOffset(media.Duration);
             }
         }
         catch (OperationCanceledException)

@@ -85,7 +85,7 @@ internal sealed class FileMedia
         var headerLength = (int)reader.Consumed;
         var units = new List<PacedChunk>();
         long? first = null;
-        long lastVideo = -1, videoStep = 40;
+        var tracks = new TrackEnds();
         while (flv.TryReadTag(ref reader, out var tag))
         {
             var offset = (int)(reader.Consumed - tag.TotalSize);
@@ -93,14 +93,7 @@ internal sealed class FileMedia
             if (tag.Kind is FlvPacketKind.Media)
             {
                 first ??= time;
-                if (tag.Type == FlvTagType.Video)
-                {
-                    if (lastVideo >= 0 && time > lastVideo)
-                    {
-                        videoStep = time - lastVideo;
-                    }
-                    lastVideo = time;
-                }
+                tracks.Observe((int)tag.Type, time);
             }
             units.Add(new PacedChunk(offset, tag.TotalSize, time));
         }
@@ -108,7 +101,7 @@ internal sealed class FileMedia
         {
             throw new InvalidDataException($"fallback file {path} has no audio or video");
         }
-        return Build(path, MountFormat.Flv, bytes, headerLength, units, first.Value, videoStep);
+        return Build(path, MountFormat.Flv, bytes, headerLength, units, first.Value, tracks.End);
     }
 
     private static FileMedia IndexTs(string path, byte[] bytes)
@@ -117,20 +110,20 @@ internal sealed class FileMedia
         var demuxer = new TsDemuxer();
         var units = new List<PacedChunk>();
         long? first = null;
-        long current = 0, last = -1, step = 40;
+        long current = 0;
+        var tracks = new TrackEnds();
         while (demuxer.TryRead(ref reader, out var packet))
         {
             var offset = (int)reader.Consumed - TsPacketHeader.PacketSize;
             var raw = packet.Dts >= 0 ? packet.Dts : packet.Pts;
+            if (raw >= 0 && packet.Kind is TsPacketKind.Video or TsPacketKind.Audio)
+            {
+                tracks.Observe(packet.Header.Pid, raw / 90);
+            }
             if (raw >= 0 && (packet.Kind == TsPacketKind.Video || demuxer.Program is { HasVideo: false }))
             {
                 var ms = raw / 90;
                 first ??= ms;
-                if (last >= 0 && ms > last)
-                {
-                    step = ms - last;
-                }
-                last = ms;
                 current = ms;
             }
             units.Add(new PacedChunk(offset, TsPacketHeader.PacketSize, first is null ? 0 : current));
@@ -144,17 +137,15 @@ internal sealed class FileMedia
         {
             units[i] = units[i] with { Time = first.Value };
         }
-        return Build(path, MountFormat.Mpegts, bytes, 0, units, first.Value, step);
+        return Build(path, MountFormat.Mpegts, bytes, 0, units, first.Value, tracks.End);
     }
 
-    private static FileMedia Build(string path, MountFormat format, byte[] bytes, int headerLength, List<PacedChunk> units, long first, long step)
+    private static FileMedia Build(string path, MountFormat format, byte[] bytes, int headerLength, List<PacedChunk> units, long first, long end)
     {
         var chunks = new List<PacedChunk>();
-        var maxTime = first;
         foreach (var unit in units)
         {
             var time = Math.Max(0, unit.Time - first);
-            maxTime = Math.Max(maxTime, unit.Time);
             if (chunks.Count > 0 && chunks[^1] is var previous && previous.Offset + previous.Length == unit.Offset && time - previous.Time < ChunkWindow && time >= previous.Time)
             {
                 chunks[^1] = previous with { Length = previous.Length + unit.Length };
@@ -165,6 +156,32 @@ internal sealed class FileMedia
                 chunks.Add(new PacedChunk(unit.Offset, unit.Length, chunks.Count > 0 ? Math.Max(time, chunks[^1].Time) : time));
             }
         }
-        return new FileMedia(path, format, bytes, headerLength, [.. chunks], maxTime - first + Math.Clamp(step, 1, 1000));
+        return new FileMedia(path, format, bytes, headerLength, [.. chunks], Math.Max(1, end - first));
+    }
+
+    /// <summary>
+    /// Where each stream of the file ends: its last timestamp plus its last frame duration. A pass
+    /// lasts until the latest of them, so on a loop every stream continues after its own last frame.
+    /// </summary>
+    private sealed class TrackEnds
+    {
+        private readonly Dictionary<int, (long Last, long Step)> _tracks = [];
+
+        public long End => _tracks.Count == 0 ? 0 : _tracks.Values.Max(t => t.Last + t.Step);
+
+        public void Observe(int track, long time)
+        {
+            if (_tracks.TryGetValue(track, out var t))
+            {
+                if (time > t.Last)
+                {
+                    _tracks[track] = (time, Math.Clamp(time - t.Last, 1, 1000));
+                }
+            }
+            else
+            {
+                _tracks[track] = (time, 40);
+            }
+        }
     }
 }

@@ -128,7 +128,14 @@ internal sealed class FlvIngest : IngestBase
             }
             if (tag.IsKeyframe)
             {
+                var firstAfterSwitch = PendingConfiguration && Mount.Timeline.HasOutput;
                 StartJoinPoint();
+                if (firstAfterSwitch && tag.VideoCodec == FlvVideoCodec.Avc && _videoConfig is not null
+                    && AvcParameterSets.TryBuildPrefix(_videoConfig, out var parameterSets, out _))
+                {
+                    AppendMediaWithPrefix(tag, parameterSets);
+                    return;
+                }
             }
             else if (WaitingForKeyframe)
             {
@@ -145,7 +152,7 @@ internal sealed class FlvIngest : IngestBase
                 _audioCodec = Names.Of(tag.AudioCodec);
                 UpdateHeaders();
             }
-            var sourceTime = (long)tag.Timestamp;
+            var sourceTime = tag.Timestamp + SourceOffset;
             if (_firstAudio == long.MinValue)
             {
                 _firstAudio = sourceTime;
@@ -189,7 +196,34 @@ internal sealed class FlvIngest : IngestBase
 
     private void AppendMedia(in FlvTag tag, Track track)
     {
-        var time = Mount.Timeline.Map(tag.Timestamp, track, ref _offset);
+        AppendMediaAt(tag, Mount.Timeline.Map(tag.Timestamp + SourceOffset, track, ref _offset));
+    }
+
+    /// <summary>Appends a video tag with <paramref name="prefix"/> inserted after its 5-byte AVC header.</summary>
+    private void AppendMediaWithPrefix(in FlvTag tag, byte[] prefix)
+    {
+        const int VideoHeader = 5;
+        var time = Mount.Timeline.Map(tag.Timestamp + SourceOffset, Track.Video, ref _offset);
+        var data = tag.Data;
+        if (data.Length < VideoHeader || data.Length + prefix.Length > FlvTagHeader.MaxDataSize)
+        {
+            AppendMediaAt(tag, time);
+            return;
+        }
+        var dataSize = (int)data.Length + prefix.Length;
+        var tagBytes = new byte[FlvTags.GetTotalSize(dataSize)];
+        FlvTagHeader.Write(tagBytes, FlvTagType.Video, dataSize, (uint)time);
+        data.Slice(0, VideoHeader).CopyTo(tagBytes.AsSpan(FlvTagHeader.Size));
+        prefix.CopyTo(tagBytes, FlvTagHeader.Size + VideoHeader);
+        data.Slice(VideoHeader).CopyTo(tagBytes.AsSpan(FlvTagHeader.Size + VideoHeader + prefix.Length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(tagBytes.AsSpan(tagBytes.Length - 4), (uint)(FlvTagHeader.Size + dataSize));
+        Builder.Append(tagBytes);
+        Builder.MarkTime(time);
+        CutIfLarge();
+    }
+
+    private void AppendMediaAt(in FlvTag tag, long time)
+    {
         var span = Builder.Append(tag.Bytes);
         FlvTagHeader.WriteTimestamp(span, (uint)time);
         Builder.MarkTime(time);

@@ -32,6 +32,12 @@ internal interface IContainerIngest
 
     /// <summary>Stops appending (another feed takes over).</summary>
     void Deactivate();
+
+    /// <summary>
+    /// Adds to every later source timestamp: a looped file says so at each pass, so its timeline
+    /// continues exactly instead of being detected as a jump.
+    /// </summary>
+    void AddSourceOffset(long milliseconds);
 }
 
 /// <summary>The activation and publishing logic the FLV and MPEG-TS ingests share.</summary>
@@ -126,6 +132,17 @@ internal abstract class IngestBase : IContainerIngest
         {
             _active = false;
             Builder.Discard();
+        }
+    }
+
+    /// <summary>Milliseconds added to the source's timestamps (file loops).</summary>
+    protected long SourceOffset { get; private set; }
+
+    public void AddSourceOffset(long milliseconds)
+    {
+        lock (_lock)
+        {
+            SourceOffset += milliseconds;
         }
     }
 

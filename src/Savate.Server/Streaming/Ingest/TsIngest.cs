@@ -21,6 +21,7 @@ internal sealed class TsIngest : IngestBase
     private const long SpliceGap = 3600;           // 40 ms at 90 kHz
     private const long MaxBackwardJump = 90_000;   // 1 s
     private const long MaxForwardJump = 900_000;   // 10 s
+    private const long RatchetWindow = 180_000;    // 2 s after a re-base
 
     private readonly TsDemuxer _demuxer;
     private readonly TsOutputState _output;
@@ -28,6 +29,7 @@ internal sealed class TsIngest : IngestBase
     private bool _hasVideo;
     private bool _shiftSet;
     private long _shift;
+    private long _rebasedAt;
     private long _lastRawPes = -1;
     private long _unwrappedPes;
     private long _lastRawPcr = -1;
@@ -144,8 +146,10 @@ internal sealed class TsIngest : IngestBase
         {
             return;
         }
-        var pes = rawPes >= 0 ? Unwrap(rawPes, ref _lastRawPes, ref _unwrappedPes) : long.MinValue;
-        var pcr = rawPcr >= 0 ? Unwrap(rawPcr, ref _lastRawPcr, ref _unwrappedPcr) : long.MinValue;
+        var sourceOffset = SourceOffset * 90;
+        var pes = rawPes >= 0 ? Unwrap(rawPes, ref _lastRawPes, ref _unwrappedPes) + sourceOffset : long.MinValue;
+        var pcr = rawPcr >= 0 ? Unwrap(rawPcr, ref _lastRawPcr, ref _unwrappedPcr) + sourceOffset : long.MinValue;
+        var pid = packet.Header.Pid;
 
         // Re-base on the first timestamp of the feed, or on a jump (file loop, encoder restart).
         if (!_shiftSet || Jumped(pes, _output.LastPes) || Jumped(pcr, _output.LastPcr))
@@ -153,14 +157,27 @@ internal sealed class TsIngest : IngestBase
             var (value, last) = pes != long.MinValue ? (pes, _output.LastPes) : (pcr, _output.LastPcr);
             _shift = last == long.MinValue ? 0 : last + SpliceGap - value;
             _shiftSet = true;
+            _rebasedAt = value;
             if (last != long.MinValue)
             {
                 Mount.Timeline.NoteDiscontinuity();
             }
         }
-        if (_shift != 0)
+        // Streams of one feed are interleaved with a lead of their own: after a re-base, a stream whose
+        // first timestamp would not pass what the mount last sent on it moves every stream forward a little.
+        if (pes != long.MinValue && _output.LastPesByPid[pid] != long.MinValue && pes + _shift <= _output.LastPesByPid[pid]
+            && pes - _rebasedAt < RatchetWindow)
         {
-            TsRewriter.ShiftTimestamps(span, ((_shift % Wrap) + Wrap) % Wrap);
+            _shift += _output.LastPesByPid[pid] + 1 - (pes + _shift);
+        }
+        var total = _shift + sourceOffset;
+        if (total != 0)
+        {
+            TsRewriter.ShiftTimestamps(span, ((total % Wrap) + Wrap) % Wrap);
+        }
+        if (pes != long.MinValue)
+        {
+            _output.LastPesByPid[pid] = Math.Max(_output.LastPesByPid[pid], pes + _shift);
         }
         if (pcr != long.MinValue)
         {

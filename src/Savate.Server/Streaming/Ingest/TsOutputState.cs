@@ -12,9 +12,19 @@ internal sealed class TsOutputState
 
     public bool[] Seen { get; } = new bool[PidCount];
 
+    /// <summary>Last PES timestamp (DTS, else PTS; 90 kHz, unwrapped) sent per PID, or long.MinValue.</summary>
+    public long[] LastPesByPid { get; } = CreateLastPes();
+
     public int PsiVersion { get; set; }
 
     public string? ProgramSignature { get; set; }
+
+    private static long[] CreateLastPes()
+    {
+        var last = new long[PidCount];
+        Array.Fill(last, long.MinValue);
+        return last;
+    }
 
     /// <summary>Last PES timestamp sent (90 kHz, unwrapped), or long.MinValue.</summary>
     public long LastPes { get; set; } = long.MinValue;
