@@ -31,6 +31,9 @@ public static class SavateApp
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<RawSourceMiddleware>();
         builder.Services.AddHostedService<LagMonitor>();
+        builder.Services.AddSingleton<Relaying.RelayHost>();
+        builder.Services.AddSingleton<Relaying.RelayService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Relaying.RelayService>());
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;
@@ -50,17 +53,22 @@ public static class SavateApp
         var registry = app.Services.GetRequiredService<MountRegistry>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Savate.Sources");
         app.Lifetime.ApplicationStopping.Register(registry.Dispose);
-        app.Run(context => Dispatch(context, registry, logger));
+        var relays = app.Services.GetRequiredService<Relaying.RelayService>();
+        app.Run(context => Dispatch(context, registry, relays, logger));
         return app;
     }
 
-    private static Task Dispatch(HttpContext context, MountRegistry registry, ILogger logger)
+    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, ILogger logger)
     {
         var path = context.Request.Path.Value ?? "/";
         var method = context.Request.Method;
         if (path == "/status.json" && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
         {
-            return StatusHandler.WriteAsync(context, registry);
+            return StatusHandler.WriteAsync(context, registry, relays.Statuses);
+        }
+        if (path == "/admin/streamlist.txt" && HttpMethods.IsGet(method))
+        {
+            return StreamListHandler.WriteAsync(context, registry);
         }
         if (HttpMethods.IsPut(method) || HttpMethods.IsPost(method) || method == "SOURCE")
         {

@@ -52,6 +52,9 @@ internal static class ListenerHandler
                 context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
                 CapSendBuffer(context, mount.Server.ListenerSendBuffer);
                 await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+                // Headers go out now, not with the first media byte: a relay pulling from here (or a
+                // player) knows at once that the mount exists while it waits for a keyframe.
+                await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
                 await listener.RunAsync(context.RequestAborted).ConfigureAwait(false);
             }
             finally

@@ -11,7 +11,7 @@ internal static class StatusHandler
 {
     private static readonly DateTimeOffset s_started = DateTimeOffset.UtcNow;
 
-    public static StatusDocument Build(MountRegistry registry)
+    public static StatusDocument Build(MountRegistry registry, IReadOnlyList<Savate.Relay.RelayStatus>? relays = null)
     {
         var mounts = registry.Mounts.Select(BuildMount).ToArray();
         return new StatusDocument(
@@ -24,10 +24,15 @@ internal static class StatusHandler
                 registry.Config.Server.MaxListeners,
                 mounts.Count(m => m.SourceConnected),
                 registry.Pool.OutstandingBytes),
-            mounts);
+            mounts,
+            [.. (relays ?? []).Select(r => new RelayStatusDto(r.Mount, r.State.ToString().ToLowerInvariant() switch
+            {
+                "backingoff" => "backing-off",
+                var state => state,
+            }, r.Upstream, r.Connects, r.Reconnects, r.LastError, r.Since, r.OnDemand))]);
     }
 
-    public static Task WriteAsync(HttpContext context, MountRegistry registry)
+    public static Task WriteAsync(HttpContext context, MountRegistry registry, IReadOnlyList<Savate.Relay.RelayStatus>? relays = null)
     {
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-cache";
@@ -36,7 +41,7 @@ internal static class StatusHandler
         {
             return Task.CompletedTask;
         }
-        return JsonSerializer.SerializeAsync(context.Response.Body, Build(registry), StatusJsonContext.Default.StatusDocument, context.RequestAborted);
+        return JsonSerializer.SerializeAsync(context.Response.Body, Build(registry, relays), StatusJsonContext.Default.StatusDocument, context.RequestAborted);
     }
 
     private static MountStatus BuildMount(Mount mount)
@@ -58,6 +63,7 @@ internal static class StatusHandler
             source is not null,
             source is null ? null : new SourceStatus(source.Remote, source.UserAgent, source.ConnectedAt, source.BytesIn),
             mount.IsDynamic,
+            mount.IsRelayed,
             mount.Headers?.Codecs.ToArray() ?? [],
             mount.Stats.InputBitrate,
             listeners.Length,
@@ -73,7 +79,9 @@ internal static class StatusHandler
     }
 }
 
-internal sealed record StatusDocument(ServerStatus Server, MountStatus[] Mounts);
+internal sealed record StatusDocument(ServerStatus Server, MountStatus[] Mounts, RelayStatusDto[] Relays);
+
+internal sealed record RelayStatusDto(string Mount, string State, string? Upstream, long Connects, long Reconnects, string? LastError, DateTimeOffset Since, bool OnDemand);
 
 internal sealed record ServerStatus(string Name, string Version, DateTimeOffset Started, long UptimeSeconds, int Listeners, int MaxListeners, int Sources, long BufferBytes);
 
@@ -92,6 +100,7 @@ internal sealed record MountStatus(
     bool SourceConnected,
     SourceStatus? Source,
     bool Dynamic,
+    bool Relayed,
     string[] Codecs,
     long InputBitrate,
     int Listeners,

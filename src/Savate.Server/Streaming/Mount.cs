@@ -107,6 +107,12 @@ internal sealed class Mount : IDisposable
 
     public bool IsDynamic { get; }
 
+    /// <summary>Pulled from an upstream by a relay: listeners are accepted (and wait) before the relay has a source.</summary>
+    public bool IsRelayed { get; set; }
+
+    /// <summary>Set whenever a listener joins (relays pull on demand).</summary>
+    public AsyncSignal ListenerJoined { get; } = new();
+
     public SlicePool Pool { get; }
 
     public Ring Ring { get; }
@@ -166,7 +172,7 @@ internal sealed class Mount : IDisposable
         {
             lock (_lock)
             {
-                return _source is not null || _inGrace || _fallback is not null ? MountAvailability.Playable : MountAvailability.NoSource;
+                return _source is not null || _inGrace || _fallback is not null || IsRelayed ? MountAvailability.Playable : MountAvailability.NoSource;
             }
         }
     }
@@ -484,6 +490,7 @@ internal sealed class Mount : IDisposable
             _listeners.Add(listener);
         }
         Stats.OnListenerConnected();
+        ListenerJoined.Set();
         return true;
     }
 

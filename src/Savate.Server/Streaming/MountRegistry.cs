@@ -58,6 +58,35 @@ internal sealed class MountRegistry : IDisposable
         }
     }
 
+    /// <summary>A mount pulled from an upstream (a relay of the config, or one discovered on a master).</summary>
+    public Mount GetOrCreateRelayed(string path)
+    {
+        lock (_createLock)
+        {
+            if (!_mounts.TryGetValue(path, out var mount))
+            {
+                mount = CreateMount(Config.Server.MountDefaults with { Path = path }, isDynamic: false);
+                _mounts[path] = mount;
+                mount.Start();
+            }
+            mount.IsRelayed = true;
+            return mount;
+        }
+    }
+
+    /// <summary>A master no longer lists a mount this server relayed: it goes, with its listeners.</summary>
+    public void RetireRelayed(string path)
+    {
+        lock (_createLock)
+        {
+            if (_mounts.TryGetValue(path, out var mount) && mount.IsRelayed && !Config.Mounts.Any(m => m.Path == path) && _mounts.TryRemove(new(path, mount)))
+            {
+                mount.Dispose();
+                StreamingLog.DynamicMountRemoved(_logger, path);
+            }
+        }
+    }
+
     /// <summary>Counts a listener against server.max-listeners; false when full.</summary>
     public bool TryAcquireListenerSlot()
     {

@@ -28,16 +28,24 @@ public sealed class TestServer : IAsyncDisposable
 
     public LogCapture Logs { get; } = new();
 
-    public static async Task<TestServer> StartAsync(string yaml)
+    public static async Task<TestServer> StartAsync(string yaml, int port = 0)
     {
         var config = ConfigLoader.Parse(yaml, AppContext.BaseDirectory);
-        return await StartAsync(config);
+        return await StartAsync(config, port);
     }
 
-    public static async Task<TestServer> StartAsync(SavateConfig config)
+    /// <summary>A loopback port free right now (for a server that must come back on the same port).</summary>
+    public static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0)
     {
         var logs = new LogCapture();
-        var app = SavateApp.Build(config, ["--urls", "http://127.0.0.1:0"], builder =>
+        var app = SavateApp.Build(config, ["--urls", $"http://127.0.0.1:{port}"], builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(logs);

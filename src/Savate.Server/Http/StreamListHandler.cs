@@ -1,0 +1,34 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Savate.Server.Streaming;
+
+namespace Savate.Server.Http;
+
+/// <summary>
+/// GET /admin/streamlist.txt: the Icecast master/slave format (one mount path per line), so that Savate
+/// and Icecast 2.4 slaves can discover this server's mounts. Guarded by server.relay-password (user "relay").
+/// Lists every mount that can be played now, and the relayed ones (a slave is a master for the slaves below it).
+/// </summary>
+internal static class StreamListHandler
+{
+    public const string RelayUser = "relay";
+
+    public static Task WriteAsync(HttpContext context, MountRegistry registry)
+    {
+        if (registry.Config.Server.RelayPassword is { } password && !BasicAuth.Matches(context.Request.Headers.Authorization, RelayUser, password))
+        {
+            return HttpResponses.WritePlainAsync(context, 401, "Relay credentials required (user \"relay\")");
+        }
+        var list = new StringBuilder();
+        foreach (var mount in registry.Mounts)
+        {
+            if (mount.IsRelayed || mount.Availability == MountAvailability.Playable)
+            {
+                list.Append(mount.Path).Append('\n');
+            }
+        }
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        return context.Response.WriteAsync(list.ToString());
+    }
+}
