@@ -38,6 +38,9 @@ internal sealed class Listener
     // A batch holds at most this many slices; a listener catching up loops without waiting.
     private const int MaxBatchSlices = 16;
 
+    // How long a listener may wait for its first keyframe before it is told the stream ended.
+    private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);
+
     private static long s_nextId;
 
     private readonly Mount _mount;
@@ -153,6 +156,7 @@ internal sealed class Listener
     private async Task<bool> JoinAsync(CancellationToken cancellationToken)
     {
         var burst = (long)_mount.Config.Burst.TotalMilliseconds;
+        var started = _mount.Time.GetTimestamp();
         while (true)
         {
             var wait = _mount.Signal.WaitTask;
@@ -176,7 +180,21 @@ internal sealed class Listener
                 Volatile.Write(ref _pendingTime, first.StartTime);
                 return await WriteBatchAsync(count, cancellationToken).ConfigureAwait(false);
             }
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // A stream that never yields a join point (a relay whose upstream stays away, a source with
+            // no keyframe) does not keep a player hanging forever.
+            var remaining = JoinTimeout - _mount.Time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+            try
+            {
+                await wait.WaitAsync(remaining, _mount.Time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
         }
     }
 
