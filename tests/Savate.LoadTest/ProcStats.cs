@@ -1,0 +1,67 @@
+using System.Globalization;
+
+namespace Savate.LoadTest;
+
+/// <summary>CPU (utime+stime) and memory of a process from /proc.</summary>
+internal static class ProcStats
+{
+    private const double ClockTicksPerSecond = 100; // getconf CLK_TCK on Linux
+
+    /// <summary>CPU seconds (user + system) used so far, or NaN if the process is gone.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name (field 2) may hold spaces: count fields after the closing parenthesis.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
+            var stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return (utime + stime) / ClockTicksPerSecond;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return double.NaN;
+        }
+    }
+
+    /// <summary>A field of /proc/pid/status in kB (VmRSS, VmHWM), or -1.</summary>
+    public static long StatusKb(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                {
+                    var value = line[(field.Length + 1)..].Trim().Split(' ')[0];
+                    return long.Parse(value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return -1;
+    }
+
+    /// <summary>Soft limit on open files of this process (after the runtime raised it to the hard limit).</summary>
+    public static long OpenFileLimit()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return parts[3] == "unlimited" ? long.MaxValue : long.Parse(parts[3], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return -1;
+    }
+}
