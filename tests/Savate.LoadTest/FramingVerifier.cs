@@ -53,7 +53,7 @@ internal sealed class FramingVerifier(StreamFormat format)
         }
         if (s[0] != 'F' || s[1] != 'L' || s[2] != 'V')
         {
-            return "no FLV header at the start of the body";
+            return $"no FLV header at the start of the body (starts {Convert.ToHexString(s[..Math.Min(8, s.Length)])})";
         }
         if (s.Length < 13)
         {

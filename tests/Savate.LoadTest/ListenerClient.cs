@@ -151,9 +151,9 @@ internal sealed class ListenerClient
                 return;
             }
             Status = ParseStatus(_head.AsSpan(0, _headLength));
-            var bodyInHead = _headLength - (end + 4);
+            // The body starts right after the blank line; the head buffer may hold only part of this read.
+            var bodyStart = end + 4 - (_headLength - take);
             _head = null;
-            var bodyStart = n - bodyInHead;
             received = received[bodyStart..];
             start += bodyStart;
             _carry = 0;
