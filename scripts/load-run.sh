@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 scenario="${1:-smoke}"; shift || true
 PORT="${PORT:-8000}"
 FORMAT="${FORMAT:-flv}"
-OUT="${OUT:-artifacts/load}"
+OUT="${OUT:-${TMPDIR:-/tmp}/savate-load}"
 mkdir -p "$OUT"
 
 # 10,000 listeners need 10,000 sockets in each process (the .NET runtime raises the soft limit to the

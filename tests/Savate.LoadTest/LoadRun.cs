@@ -103,6 +103,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var sourceBytes0 = source.BytesSent;
         var serverCpuS0 = pid is { } p1 ? ProcStats.CpuSeconds(p1) : double.NaN;
         var toolCpuS0 = ProcStats.CpuSeconds(self);
+        var machine0 = ProcStats.MachineTicks();
         foreach (var c in clients)
         {
             c.SteadyStartBytes = c.EndedAt == 0 ? Interlocked.Read(ref c.Bytes) : -1;
@@ -113,6 +114,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var sourceBytes1 = source.BytesSent;
         var serverCpuS1 = pid is { } p2 ? ProcStats.CpuSeconds(p2) : double.NaN;
         var toolCpuS1 = ProcStats.CpuSeconds(self);
+        var machine1 = ProcStats.MachineTicks();
         foreach (var c in clients)
         {
             c.SteadyEndBytes = c.EndedAt == 0 ? Interlocked.Read(ref c.Bytes) : -1;
@@ -140,13 +142,20 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
             source, sourceBytes1 - sourceBytes0, status,
             (serverCpuS1 - serverCpuS0) / steadySeconds, (serverCpu1 - serverCpu0) / runSeconds,
             (toolCpuS1 - toolCpuS0) / steadySeconds, (toolCpu1 - toolCpu0) / runSeconds,
-            serverHwmKb, Math.Max(serverRssMaxKb, serverRssEndKb), toolRssMaxKb);
+            serverHwmKb, Math.Max(serverRssMaxKb, serverRssEndKb), toolRssMaxKb, machine0, machine1);
     }
 
     private JsonObject Report(ListenerClient[] clients, JsonArray warnings, int slowCount, double joinSeconds, double steadySeconds,
         double runSeconds, long endTicks, SyntheticSource source, long sourceSteadyBytes, JsonNode? status,
-        double serverCpuSteady, double serverCpuRun, double toolCpuSteady, double toolCpuRun, long serverHwmKb, long serverRssMaxKb, long toolRssMaxKb)
+        double serverCpuSteady, double serverCpuRun, double toolCpuSteady, double toolCpuRun, long serverHwmKb, long serverRssMaxKb, long toolRssMaxKb,
+        (long Total, long Idle, long Irq, long System) machine0, (long Total, long Idle, long Irq, long System) machine1)
     {
+        // Whole machine over the steady window, in cores (of Environment.ProcessorCount): shows when other
+        // processes, or kernel work not charged to either process (softirq on loopback), take the CPU.
+        var cores = Environment.ProcessorCount;
+        var totalTicks = Math.Max(1, machine1.Total - machine0.Total);
+        var machineBusyCores = cores * (1 - (machine1.Idle - machine0.Idle) / (double)totalTicks);
+        var machineIrqCores = cores * (machine1.Irq - machine0.Irq) / (double)totalTicks;
         var f = (double)Stopwatch.Frequency;
         var normal = clients.Where(c => !c.IsSlow).ToArray();
         var slow = clients.Where(c => c.IsSlow).ToArray();
@@ -179,6 +188,10 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         if (toolCpuSteady > 1.6)
         {
             warnings.Add($"the load tool used {toolCpuSteady * 100:0}% CPU in the steady window: it may be the bottleneck");
+        }
+        if (machineBusyCores > cores * 0.9)
+        {
+            warnings.Add($"the machine was {machineBusyCores / cores * 100:0}% busy in the steady window ({machineBusyCores - serverCpuSteady - toolCpuSteady:0.00} cores outside server and tool): CPU-bound");
         }
         if (source.MaxLateMs > 100)
         {
@@ -253,6 +266,9 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
             ["tool_cpu_steady_pct"] = R(toolCpuSteady * 100),
             ["tool_cpu_run_pct"] = R(toolCpuRun * 100),
             ["tool_rss_peak_mb"] = R(toolRssMaxKb / 1024.0),
+            ["machine_busy_cores_steady"] = R(machineBusyCores, 2),
+            ["machine_irq_cores_steady"] = R(machineIrqCores, 2),
+            ["machine_other_cores_steady"] = R(machineBusyCores - serverCpuSteady - toolCpuSteady, 2),
             ["server_mount_status"] = mount is null ? null : new JsonObject
             {
                 ["listeners"] = mount["listeners"]?.DeepClone(),

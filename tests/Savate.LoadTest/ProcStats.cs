@@ -64,4 +64,21 @@ internal static class ProcStats
         }
         return -1;
     }
+
+    /// <summary>Machine-wide jiffies from the first line of /proc/stat: (total, idle+iowait, softirq+irq, system).</summary>
+    public static (long Total, long Idle, long Irq, long System) MachineTicks()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/stat").First();
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            // user nice system idle iowait irq softirq steal (guest is already in user)
+            var total = f.Take(8).Sum();
+            return (total, f[3] + f[4], f[5] + f[6], f[2]);
+        }
+        catch (IOException)
+        {
+            return default;
+        }
+    }
 }

@@ -69,6 +69,7 @@ static void PrintTable(JsonObject r)
         ("server RSS peak / VmHWM", $"{V("server_rss_peak_mb")} / {V("server_vmhwm_mb")} MB"),
         ("server CPU per Gbit/s", $"{V("server_cpu_pct_per_gbps")} % ({V("delivered_gbps")} Gbit/s delivered)"),
         ("tool CPU steady / run", $"{V("tool_cpu_steady_pct")} / {V("tool_cpu_run_pct")} %"),
+        ("machine busy / irq / other", $"{V("machine_busy_cores_steady")} / {V("machine_irq_cores_steady")} / {V("machine_other_cores_steady")} cores"),
         ("server status (mount)", r["server_mount_status"]?.ToJsonString() ?? "-"),
     };
     Console.WriteLine();
