@@ -39,6 +39,11 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         }
 
         long serverRssMaxKb = 0, toolRssMaxKb = 0;
+        // With slow listeners, /status.json is polled every 500 ms to see when the server evicts them:
+        // a slow client itself only sees the close after draining what the kernels still buffer for it.
+        var evictionSeries = new List<(long Ticks, long Evictions)>();
+        using var statusHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var runStartShared = new long[1];
         using var samplerStop = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
@@ -49,6 +54,17 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
                     serverRssMaxKb = Math.Max(serverRssMaxKb, ProcStats.StatusKb(p, "VmRSS"));
                 }
                 toolRssMaxKb = Math.Max(toolRssMaxKb, ProcStats.StatusKb(self, "VmRSS"));
+                if (Options.SlowFraction > 0 && Volatile.Read(ref runStartShared[0]) != 0)
+                {
+                    var doc = await FetchStatusAsync(statusHttp).ConfigureAwait(false);
+                    if (MountOf(doc)?["evictions"]?.GetValue<long>() is { } ev)
+                    {
+                        lock (evictionSeries)
+                        {
+                            evictionSeries.Add((Stopwatch.GetTimestamp(), ev));
+                        }
+                    }
+                }
                 try
                 {
                     await Task.Delay(500, samplerStop.Token).ConfigureAwait(false);
@@ -74,6 +90,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         }
 
         var runStart = Stopwatch.GetTimestamp();
+        Volatile.Write(ref runStartShared[0], runStart);
         var serverCpu0 = pid is { } p0 ? ProcStats.CpuSeconds(p0) : double.NaN;
         var toolCpu0 = ProcStats.CpuSeconds(self);
         var end = runStart + (long)(Options.Duration.TotalSeconds * Stopwatch.Frequency);
@@ -104,6 +121,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var serverCpuS0 = pid is { } p1 ? ProcStats.CpuSeconds(p1) : double.NaN;
         var toolCpuS0 = ProcStats.CpuSeconds(self);
         var machine0 = ProcStats.MachineTicks();
+        var procs0 = ProcStats.AllProcesses();
         foreach (var c in clients)
         {
             c.SteadyStartBytes = c.EndedAt == 0 ? Interlocked.Read(ref c.Bytes) : -1;
@@ -115,11 +133,12 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var serverCpuS1 = pid is { } p2 ? ProcStats.CpuSeconds(p2) : double.NaN;
         var toolCpuS1 = ProcStats.CpuSeconds(self);
         var machine1 = ProcStats.MachineTicks();
+        var procs1 = ProcStats.AllProcesses();
         foreach (var c in clients)
         {
             c.SteadyEndBytes = c.EndedAt == 0 ? Interlocked.Read(ref c.Bytes) : -1;
         }
-        var status = await FetchStatusAsync().ConfigureAwait(false);
+        var status = await FetchStatusAsync(statusHttp).ConfigureAwait(false);
         var serverHwmKb = pid is { } p3 ? ProcStats.StatusKb(p3, "VmHWM") : -1;
         var serverRssEndKb = pid is { } p4 ? ProcStats.StatusKb(p4, "VmRSS") : -1;
 
@@ -137,18 +156,62 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var toolCpu1 = ProcStats.CpuSeconds(self);
         var runSeconds = (Stopwatch.GetTimestamp() - runStart) / (double)Stopwatch.Frequency;
         var steadySeconds = (s1 - s0) / (double)Stopwatch.Frequency;
+        // Other processes (other test runs, builds) that took CPU in the steady window, in cores.
+        var others = new JsonObject();
+        foreach (var (opid, (name, seconds)) in procs1.Where(p => p.Key != self && p.Key != pid)
+                     .Select(p => (p.Key, (p.Value.Name, p.Value.Seconds - (procs0.TryGetValue(p.Key, out var before) ? before.Seconds : 0))))
+                     .Where(p => p.Item2.Item2 / steadySeconds >= 0.02).OrderByDescending(p => p.Item2.Item2).Take(8))
+        {
+            others[$"{name}[{opid}]"] = Math.Round(seconds / steadySeconds, 2);
+        }
+        var othersCores = procs1.Where(p => p.Key != self && p.Key != pid)
+            .Sum(p => p.Value.Seconds - (procs0.TryGetValue(p.Key, out var before) ? before.Seconds : 0)) / steadySeconds;
+
+        // Seconds after the first listener joined at which the server had evicted the first / all slow listeners.
+        double firstEviction = double.NaN, allEvicted = double.NaN;
+        lock (evictionSeries)
+        {
+            var baseline = evictionSeries.Count > 0 ? evictionSeries[0].Evictions : 0;
+            foreach (var (ticks, ev) in evictionSeries)
+            {
+                var t = (ticks - runStart) / (double)Stopwatch.Frequency;
+                if (ev > baseline && double.IsNaN(firstEviction))
+                {
+                    firstEviction = t;
+                }
+                if (ev - baseline >= slowCount && slowCount > 0 && double.IsNaN(allEvicted))
+                {
+                    allEvicted = t;
+                }
+            }
+        }
+        lock (evictionSeries)
+        {
+            long last = -1;
+            foreach (var (ticks, ev) in evictionSeries)
+            {
+                if (ev != last)
+                {
+                    _evictionSeries.Add(new JsonArray(Math.Round((ticks - runStart) / (double)Stopwatch.Frequency, 1), ev));
+                    last = ev;
+                }
+            }
+        }
+        _serverEvictionFirstS = firstEviction;
+        _serverEvictionAllS = allEvicted;
 
         return Report(clients, warnings, slowCount, joinSeconds, steadySeconds, runSeconds, s1,
             source, sourceBytes1 - sourceBytes0, status,
             (serverCpuS1 - serverCpuS0) / steadySeconds, (serverCpu1 - serverCpu0) / runSeconds,
             (toolCpuS1 - toolCpuS0) / steadySeconds, (toolCpu1 - toolCpu0) / runSeconds,
-            serverHwmKb, Math.Max(serverRssMaxKb, serverRssEndKb), toolRssMaxKb, machine0, machine1);
+            serverHwmKb, Math.Max(serverRssMaxKb, serverRssEndKb), toolRssMaxKb, machine0, machine1, others, othersCores);
     }
 
     private JsonObject Report(ListenerClient[] clients, JsonArray warnings, int slowCount, double joinSeconds, double steadySeconds,
         double runSeconds, long endTicks, SyntheticSource source, long sourceSteadyBytes, JsonNode? status,
         double serverCpuSteady, double serverCpuRun, double toolCpuSteady, double toolCpuRun, long serverHwmKb, long serverRssMaxKb, long toolRssMaxKb,
-        (long Total, long Idle, long Irq, long System) machine0, (long Total, long Idle, long Irq, long System) machine1)
+        (long Total, long Idle, long Irq, long System) machine0, (long Total, long Idle, long Irq, long System) machine1,
+        JsonObject others, double othersCores)
     {
         // Whole machine over the steady window, in cores (of Environment.ProcessorCount): shows when other
         // processes, or kernel work not charged to either process (softirq on loopback), take the CPU.
@@ -178,11 +241,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var slowEvicted = slow.Where(c => c.EndedAt != 0).ToArray();
         var slowEvictSeconds = slowEvicted.Select(c => (c.EndedAt - c.ConnectStart) / f).Order().ToArray();
 
-        JsonNode? mount = null;
-        if (status?["mounts"] is JsonArray mounts)
-        {
-            mount = mounts.FirstOrDefault(m => (string?)m?["path"] == Options.Url.AbsolutePath)?.DeepClone();
-        }
+        var mount = MountOf(status)?.DeepClone();
         var deliveredGbps = normal.Where(c => c.SteadyStartBytes >= 0 && c.SteadyEndBytes >= 0).Sum(c => (double)(c.SteadyEndBytes - c.SteadyStartBytes))
             * 8 / steadySeconds / 1e9;
         if (toolCpuSteady > 1.6)
@@ -253,9 +312,12 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
             ["framing_undecided"] = framingUndecided,
             ["framing_first_failure"] = framingBad.FirstOrDefault()?.Verifier!.Failure,
             ["slow_listeners"] = slowCount,
-            ["slow_evicted"] = slowEvicted.Length,
-            ["slow_evicted_after_p50_s"] = R(Stats.Percentile(slowEvictSeconds, 0.5), 2),
-            ["slow_evicted_after_max_s"] = R(slowEvictSeconds.DefaultIfEmpty(double.NaN).Max(), 2),
+            ["slow_closed_seen_by_client"] = slowEvicted.Length,
+            ["slow_server_first_eviction_s"] = R(_serverEvictionFirstS, 1),
+            ["slow_server_all_evicted_s"] = R(_serverEvictionAllS, 1),
+            ["slow_server_evictions_series"] = _evictionSeries,
+            ["slow_client_saw_close_p50_s"] = R(Stats.Percentile(slowEvictSeconds, 0.5), 2),
+            ["slow_client_saw_close_max_s"] = R(slowEvictSeconds.DefaultIfEmpty(double.NaN).Max(), 2),
             ["server_pid"] = Options.ServerPid,
             ["server_cpu_steady_pct"] = R(serverCpuSteady * 100),
             ["server_cpu_run_pct"] = R(serverCpuRun * 100),
@@ -269,6 +331,8 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
             ["machine_busy_cores_steady"] = R(machineBusyCores, 2),
             ["machine_irq_cores_steady"] = R(machineIrqCores, 2),
             ["machine_other_cores_steady"] = R(machineBusyCores - serverCpuSteady - toolCpuSteady, 2),
+            ["other_processes_cores_steady"] = R(othersCores, 2),
+            ["other_processes_top"] = others,
             ["server_mount_status"] = mount is null ? null : new JsonObject
             {
                 ["listeners"] = mount["listeners"]?.DeepClone(),
@@ -281,16 +345,22 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         };
     }
 
-    private async Task<JsonNode?> FetchStatusAsync()
+    private readonly JsonArray _evictionSeries = [];
+    private double _serverEvictionFirstS = double.NaN;
+    private double _serverEvictionAllS = double.NaN;
+
+    private JsonNode? MountOf(JsonNode? status) =>
+        status?["mounts"] is JsonArray mounts ? mounts.FirstOrDefault(m => (string?)m?["path"] == Options.Url.AbsolutePath) : null;
+
+    private async Task<JsonNode?> FetchStatusAsync(HttpClient http)
     {
         try
         {
             var url = Options.StatusUrl ?? new Uri(Options.Url, "/status.json").ToString();
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             var text = await http.GetStringAsync(url).ConfigureAwait(false);
             return JsonNode.Parse(text);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException or FormatException)
         {
             return null;
         }

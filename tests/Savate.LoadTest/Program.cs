@@ -64,12 +64,14 @@ static void PrintTable(JsonObject r)
         ("first byte p50 / p99", $"{V("ttfb_p50_ms")} / {V("ttfb_p99_ms")} ms"),
         ("first frame p50 / p99", $"{V("first_frame_p50_ms")} / {V("first_frame_p99_ms")} ms"),
         ("framing checked / failed", $"{V("framing_sampled")} / {V("framing_failed")}"),
-        ("slow evicted (after p50 / max)", $"{V("slow_evicted")} / {V("slow_listeners")} ({V("slow_evicted_after_p50_s")} / {V("slow_evicted_after_max_s")} s)"),
+        ("slow: server evicted first / all at", $"{V("slow_server_first_eviction_s")} / {V("slow_server_all_evicted_s")} s after the first join ({V("slow_listeners")} slow)"),
+        ("slow: client saw close (n, p50/max)", $"{V("slow_closed_seen_by_client")} ({V("slow_client_saw_close_p50_s")} / {V("slow_client_saw_close_max_s")} s after its join)"),
         ("server CPU steady / run", $"{V("server_cpu_steady_pct")} / {V("server_cpu_run_pct")} % of one core"),
         ("server RSS peak / VmHWM", $"{V("server_rss_peak_mb")} / {V("server_vmhwm_mb")} MB"),
         ("server CPU per Gbit/s", $"{V("server_cpu_pct_per_gbps")} % ({V("delivered_gbps")} Gbit/s delivered)"),
         ("tool CPU steady / run", $"{V("tool_cpu_steady_pct")} / {V("tool_cpu_run_pct")} %"),
         ("machine busy / irq / other", $"{V("machine_busy_cores_steady")} / {V("machine_irq_cores_steady")} / {V("machine_other_cores_steady")} cores"),
+        ("other processes (cores)", $"{V("other_processes_cores_steady")} {r["other_processes_top"]?.ToJsonString()}"),
         ("server status (mount)", r["server_mount_status"]?.ToJsonString() ?? "-"),
     };
     Console.WriteLine();
