@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs a load scenario against a freshly started Savate (Release build) on loopback.
 #   scripts/load-run.sh 10k|5k-join|slow|smoke [extra Savate.LoadTest options...]
-# Environment: PORT (default 8000), FORMAT (flv|ts, default flv), OUT (directory for JSON and logs,
+# Environment: PORT (default 18000, away from the shipped 8000 other servers may use), FORMAT (flv|ts, default flv), OUT (directory for JSON and logs,
 # default artifacts/load), DURATION (overrides the scenario's duration).
 # The server gets a copy of savate.yaml (shipped defaults) with listen moved to 127.0.0.1:$PORT and
 # two mounts added (/load.flv, /load.ts); nothing else is changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:-smoke}"; shift || true
-PORT="${PORT:-8000}"
+PORT="${PORT:-18000}"
 FORMAT="${FORMAT:-flv}"
 OUT="${OUT:-${TMPDIR:-/tmp}/savate-load}"
 mkdir -p "$OUT"
