@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a load scenario against a freshly started Savate (Release build) on loopback.
-#   scripts/load-run.sh 10k|5k-join|slow|smoke [extra Savate.LoadTest options...]
+#   scripts/load-run.sh 10k|5k-join|slow|smoke|custom [extra Savate.LoadTest options...]
+# Extra options come after the scenario's and override them (custom has none: give --listeners etc.).
 # Environment: PORT (default 18000, away from the shipped 8000 other servers may use), FORMAT (flv|ts, default flv), OUT (directory for JSON and logs,
 # default artifacts/load), DURATION (overrides the scenario's duration).
 # The server gets a copy of savate.yaml (shipped defaults) with listen moved to 127.0.0.1:$PORT and
@@ -39,7 +40,8 @@ case "$scenario" in
   5k-join) args=(--listeners 5000 --join-rate 1000 --duration "${DURATION:-30s}") ;;
   slow)    args=(--listeners 1000 --join-rate 1000 --slow-fraction 0.1 --slow-rate 10k --duration "${DURATION:-40s}") ;;
   smoke)   args=(--listeners 100 --join-rate 100 --duration "${DURATION:-10s}") ;;
-  *) echo "unknown scenario $scenario (10k, 5k-join, slow, smoke)" >&2; exit 2 ;;
+  custom)  args=() ;;
+  *) echo "unknown scenario $scenario (10k, 5k-join, slow, smoke, custom)" >&2; exit 2 ;;
 esac
 
 dotnet "$server_dll" --config "$config" > "$OUT/server-$scenario-$FORMAT.log" 2>&1 &
