@@ -23,7 +23,7 @@ internal static class Mounts
 [SimpleJob(RunStrategy.Throughput, warmupCount: 3, iterationCount: 5)]
 public class IngestBenchmarks
 {
-    private const int Tags = 37_920;
+    private const int Tags = 11_662;
     private const int ReadSize = 16 * 1024;
 
     private byte[] _flv = [];
