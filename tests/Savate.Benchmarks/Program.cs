@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project tests/Savate.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(Savate.Benchmarks.SampleData).Assembly).Run(args);

@@ -1,0 +1,210 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Savate.LoadTest;
+
+/// <summary>
+/// One listener on a raw socket. HTTP/1.0 is sent on purpose: the server then answers with a
+/// close-delimited body, so the body is the stream itself. With HTTP/1.1 chunked framing every
+/// listener would have to strip chunk-size lines, and a marker split by one would be lost.
+/// Every listener scans its bytes for the send-time marker (a vectorized IndexOf over the bytes just
+/// received); only sampled ones keep their first bytes to check the stream framing.
+/// </summary>
+internal sealed class ListenerClient
+{
+    public const int BufferSize = 16 * 1024;
+    public const int Carry = Marker.Size - 1;
+    public const int Stride = BufferSize + Marker.Size;
+
+    private readonly int _index;
+    private readonly byte[] _pool;
+    private readonly int _offset;
+    private readonly LoadRun _run;
+    private byte[]? _head = new byte[2048];
+    private int _headLength;
+    private int _carry;
+
+    public ListenerClient(int index, byte[] pool, LoadRun run, bool slow, bool sampled)
+    {
+        _index = index;
+        _pool = pool;
+        _offset = index * Stride;
+        _run = run;
+        IsSlow = slow;
+        Verifier = sampled ? new FramingVerifier(run.Options.Format) : null;
+    }
+
+    public bool IsSlow { get; }
+    public FramingVerifier? Verifier { get; }
+    public long ConnectStart { get; private set; }
+    public long FirstByte { get; private set; }
+    public long FirstMarker { get; private set; }
+    public long LastReceive { get; private set; }
+    public long Bytes;
+    public long BodyBytes { get; private set; }
+    public long SteadyStartBytes = -1;
+    public long SteadyEndBytes = -1;
+    public int Status { get; private set; }
+    public long Markers { get; private set; }
+    public int Stalls { get; private set; }
+    public long MaxGapTicks { get; private set; }
+    public long EndedAt { get; private set; }
+    public string? EndReason { get; private set; }
+    public bool Connected => Status == 200;
+
+    public async Task RunAsync(IPEndPoint endpoint, byte[] request, CancellationToken stop)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (IsSlow)
+        {
+            // A player on a slow link: the kernel must not soak up seconds of stream on our side.
+            socket.ReceiveBufferSize = 16 * 1024;
+        }
+        _run.Register(socket);
+        ConnectStart = Stopwatch.GetTimestamp();
+        try
+        {
+            await socket.ConnectAsync(endpoint, stop).ConfigureAwait(false);
+            await socket.SendAsync(request, SocketFlags.None, stop).ConfigureAwait(false);
+            var memory = _pool.AsMemory(_offset + Marker.Size, IsSlow ? 2048 : BufferSize);
+            long slowStart = 0;
+            while (true)
+            {
+                var n = await socket.ReceiveAsync(memory, SocketFlags.None, stop).ConfigureAwait(false);
+                var now = Stopwatch.GetTimestamp();
+                if (n == 0)
+                {
+                    End(now, Status == 0 ? "closed before a response" : Status != 200 ? $"HTTP {Status}" : "closed by server");
+                    return;
+                }
+                if (FirstByte == 0)
+                {
+                    FirstByte = now;
+                    slowStart = now;
+                }
+                else
+                {
+                    var gap = now - LastReceive;
+                    if (gap > MaxGapTicks)
+                    {
+                        MaxGapTicks = gap;
+                    }
+                    if (gap > Stopwatch.Frequency && !IsSlow)
+                    {
+                        Stalls++;
+                    }
+                }
+                LastReceive = now;
+                Bytes += n;
+                OnBytes(n, now);
+                if (IsSlow)
+                {
+                    // Token bucket: sleep until the bytes read so far fit the slow rate.
+                    var due = slowStart + (long)(Bytes * (double)Stopwatch.Frequency / _run.Options.SlowBytesPerSecond);
+                    var wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency), stop).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            End(Stopwatch.GetTimestamp(), stop.IsCancellationRequested ? null : e is SocketException se ? $"socket: {se.SocketErrorCode}" : e.GetType().Name);
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private void End(long now, string? reason)
+    {
+        if (EndedAt == 0 && reason is not null && !_run.Stopping)
+        {
+            EndedAt = now;
+            EndReason = reason;
+        }
+    }
+
+    private void OnBytes(int n, long now)
+    {
+        var start = _offset + Marker.Size;
+        var received = _pool.AsSpan(start, n);
+        if (_head is not null)
+        {
+            // Response head: at most 2 KB, kept until the blank line.
+            var take = Math.Min(n, _head.Length - _headLength);
+            received[..take].CopyTo(_head.AsSpan(_headLength));
+            _headLength += take;
+            var end = _head.AsSpan(0, _headLength).IndexOf("\r\n\r\n"u8);
+            if (end < 0)
+            {
+                if (_headLength == _head.Length)
+                {
+                    Status = -1;
+                    _head = null;
+                }
+                return;
+            }
+            Status = ParseStatus(_head.AsSpan(0, _headLength));
+            // The body starts right after the blank line; the head buffer may hold only part of this read.
+            var bodyStart = end + 4 - (_headLength - take);
+            _head = null;
+            received = received[bodyStart..];
+            start += bodyStart;
+            _carry = 0;
+        }
+        BodyBytes += received.Length;
+        Verifier?.Feed(received);
+
+        // Scan the carry (the tail of the previous read) plus the new bytes for markers.
+        var window = _pool.AsSpan(start - _carry, _carry + received.Length);
+        var consumed = 0;
+        while (true)
+        {
+            var at = window[consumed..].IndexOf(Marker.Magic);
+            if (at < 0)
+            {
+                break;
+            }
+            at += consumed;
+            if (at + Marker.Size > window.Length)
+            {
+                consumed = at;
+                break;
+            }
+            var sent = BinaryPrimitives.ReadInt64LittleEndian(window[(at + 8)..]);
+            Markers++;
+            if (FirstMarker == 0)
+            {
+                FirstMarker = now;
+            }
+            // Frames sent before this listener asked are the join burst (the GOP so far): not latency.
+            if (sent >= ConnectStart && !IsSlow)
+            {
+                _run.Latency.Add(now - sent);
+            }
+            consumed = at + Marker.Size;
+        }
+        var keepFrom = Math.Max(consumed, window.Length - Carry);
+        var keep = window.Length - keepFrom;
+        window[keepFrom..].CopyTo(_pool.AsSpan(_offset + Marker.Size - keep, keep));
+        _carry = keep;
+    }
+
+    private static int ParseStatus(ReadOnlySpan<byte> head)
+    {
+        // "HTTP/1.x NNN" or "ICY NNN"
+        var space = head.IndexOf((byte)' ');
+        if (space < 0 || head.Length < space + 4)
+        {
+            return -1;
+        }
+        var code = head.Slice(space + 1, 3);
+        return (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    }
+}
