@@ -53,6 +53,8 @@ internal sealed class Listener
     private int _writing;
     private int _evicted;
     private JoinHeaders? _headers;
+    private long _behindSince = long.MinValue;
+    private long _lastSkip = long.MinValue;
 
     public Listener(Mount mount, IListenerSink sink, string remote, string? userAgent = null)
     {
@@ -221,13 +223,28 @@ internal sealed class Listener
             end = Evict(ListenerEnd.EvictedLag);
             return 0;
         }
+        // A skip makes the lag small but not the listener fast: lateness counts from when it was last
+        // caught up by sending (and stayed so for max-lag after a skip), so a persistently slow reader
+        // is evicted about evict-lag after it fell behind, not evict-lag after each skip.
+        var maxLag = (long)config.MaxLag.TotalMilliseconds;
+        var headTime = ring.HeadTime;
+        if (_behindSince == long.MinValue || (lag <= maxLag / 4 && (_lastSkip == long.MinValue || headTime - _lastSkip > maxLag)))
+        {
+            _behindSince = headTime;
+        }
+        else if (_lastSkip >= _behindSince && headTime - _behindSince > (long)config.EvictLag.TotalMilliseconds)
+        {
+            end = Evict(ListenerEnd.EvictedLag);
+            return 0;
+        }
         var skipped = false;
-        if (lag > (long)config.MaxLag.TotalMilliseconds)
+        if (lag > maxLag)
         {
             var keyframe = ring.NewestKeyframe;
             if (keyframe > _next)
             {
                 _next = keyframe;
+                _lastSkip = headTime;
                 skipped = true;
                 Skips++;
                 _mount.Stats.OnSkip();

@@ -529,7 +529,16 @@ internal sealed class Mount : IDisposable
             {
                 Stats.OnKeyframe(slice.StartTime);
             }
-            Ring.Append(slice);
+            try
+            {
+                Ring.Append(slice);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The mount closed (shutdown, retired relay) while a feed was mid-read.
+                slice.Release();
+                return;
+            }
         }
         _flush.Publish();
     }
