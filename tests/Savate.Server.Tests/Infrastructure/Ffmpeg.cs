@@ -133,7 +133,7 @@ public sealed class RunningProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static RunningProcess Start(string file, IEnumerable<string> args)
+    private static ProcessStartInfo CreateStartInfo(string file, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -146,6 +146,12 @@ public sealed class RunningProcess : IDisposable
         {
             info.ArgumentList.Add(arg);
         }
+        return info;
+    }
+
+    public static RunningProcess Start(string file, IEnumerable<string> args)
+    {
+        var info = CreateStartInfo(file, args);
         var process = new Process { StartInfo = info };
         var running = new RunningProcess(process);
         process.ErrorDataReceived += (_, e) =>
@@ -170,17 +176,7 @@ public sealed class RunningProcess : IDisposable
 
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = CreateStartInfo(file, args);
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
