@@ -100,6 +100,14 @@ public sealed class RelayTests
         Assert.True(result.VideoFrames >= 60, result.ToString());
 
         await Wait.UntilAsync(() => upstream.ListenerCount == 0, TimeSpan.FromSeconds(6), "the relay to let go of the master after idle-timeout");
+
+        using var client = new HttpClient();
+        var status = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(slave.Url("/status.json")));
+        var relay = status.RootElement.GetProperty("relays").EnumerateArray().Single();
+        Assert.Equal("/relayed.flv", relay.GetProperty("mount").GetString());
+        Assert.Equal("idle", relay.GetProperty("state").GetString());
+        Assert.True(relay.GetProperty("connects").GetInt64() >= 1);
+        Assert.True(status.RootElement.GetProperty("mounts").EnumerateArray().Single(m => m.GetProperty("path").GetString() == "/relayed.flv").GetProperty("relayed").GetBoolean());
     }
 
     [Fact]
