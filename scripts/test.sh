@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (ffmpeg/ffprobe from Debian's packages),
+# Runs every test. Installs what the tests need first (ffmpeg/ffprobe and icecast2 from Debian's packages),
 # then builds and runs all test projects of Savate.sln, and prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,15 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq ffmpeg >/dev/null
+fi
+
+# The Icecast interop tests run a real Icecast 2.4 (Debian's icecast2, /usr/bin/icecast2).
+if [ ! -x /usr/bin/icecast2 ]; then
+  echo "test.sh: installing icecast2 (Debian package) for the Icecast interop tests..."
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq icecast2 >/dev/null
 fi
 
 log=$(mktemp)
