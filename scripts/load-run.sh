@@ -26,6 +26,8 @@ tool_dll=tests/Savate.LoadTest/bin/Release/net10.0/Savate.LoadTest.dll
 
 tmp="$(mktemp -d)"
 config="$tmp/savate.yaml"
+# savate.yaml names its fallback files relative to itself.
+ln -s "$PWD/samples" "$tmp/samples"
 sed -e "s#listen: \[\"http://0.0.0.0:8000\"\]#listen: [\"http://127.0.0.1:${PORT}\"]#" savate.yaml > "$config"
 cat >> "$config" <<YAML
   - path: /load.flv

@@ -2,16 +2,20 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Streaming;
 
 namespace Savate.Server.Http;
 
 /// <summary>
-/// Connection middleware for the source requests Kestrel cannot read: Icecast's SOURCE method (often
-/// with an ICE/1.0 version) and PUT/POST with neither Content-Length nor Transfer-Encoding, whose body
-/// (ffmpeg's icecast://) runs until the connection closes, where RFC 7230 (and so Kestrel) sees an empty
-/// body. It peeks at the request head without consuming it; anything else goes on to Kestrel untouched.
+/// Connection middleware for the requests best served below Kestrel's HTTP layer. Sources Kestrel cannot
+/// read: Icecast's SOURCE method (often with an ICE/1.0 version) and PUT/POST with neither Content-Length
+/// nor Transfer-Encoding, whose body (ffmpeg's icecast://) runs until the connection closes, where RFC 7230
+/// (and so Kestrel) sees an empty body. And listeners: GET/HEAD on a known mount, over a plain socket, are
+/// answered here and streamed straight from the ring (<see cref="RawListener"/>). It peeks at the request
+/// head without consuming it; anything else goes on to Kestrel untouched.
 /// </summary>
 internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSourceMiddleware> logger)
 {
@@ -21,14 +25,18 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var input = connection.Transport.Input;
+        // Raw listeners write to the socket itself: only over a plain TCP socket (not TLS, not a test transport).
+        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        var rawListeners = socket is not null && connection.Features.Get<ITlsConnectionFeature>() is null;
         RawRequestHead? head = null;
+        Mount? listenerMount = null;
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(connection.ConnectionClosed).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                var decision = RawRequestHead.TryParse(buffer, out var parsed, out var headEnd);
+                var decision = RawRequestHead.TryParse(buffer, out var parsed, out var headEnd, rawListeners);
                 if (decision == HeadDecision.NeedMore && !result.IsCompleted && buffer.Length < MaxHeadBytes)
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -37,6 +45,14 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
                 if (decision == HeadDecision.Parsed && parsed!.IsRawSource)
                 {
                     head = parsed;
+                    input.AdvanceTo(headEnd);
+                }
+                else if (decision == HeadDecision.Parsed && parsed!.IsListener && !MountPaths.IsReserved(parsed.Path)
+                    && registry.Find(parsed.Path) is { } mount)
+                {
+                    // Unknown paths stay Kestrel's (404); only known mounts are taken over.
+                    head = parsed;
+                    listenerMount = mount;
                     input.AdvanceTo(headEnd);
                 }
                 else
@@ -55,6 +71,11 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
         if (head is null)
         {
             await next(connection).ConfigureAwait(false);
+            return;
+        }
+        if (listenerMount is not null)
+        {
+            await RawListener.HandleAsync(connection, socket!, head, registry, listenerMount).ConfigureAwait(false);
             return;
         }
         await HandleAsync(connection, head).ConfigureAwait(false);
@@ -157,18 +178,26 @@ internal sealed class RawRequestHead
     /// <summary>SOURCE always; PUT/POST only without any body framing.</summary>
     public bool IsRawSource => Method == "SOURCE" || (Method is "PUT" or "POST" && !HasLength);
 
+    /// <summary>GET or HEAD over HTTP/1.x: a listener, if the path is a mount.</summary>
+    public bool IsListener => Method is "GET" or "HEAD" && Version is "HTTP/1.0" or "HTTP/1.1";
+
+    public bool IsHead => Method == "HEAD";
+
     public string ResponseVersion => Version == "HTTP/1.1" ? "HTTP/1.1" : "HTTP/1.0";
 
-    public static HeadDecision TryParse(in ReadOnlySequence<byte> buffer, out RawRequestHead? head, out SequencePosition end)
+    /// <summary>
+    /// Parses a request head that may be a raw source (and, with <paramref name="listeners"/>, a GET or HEAD);
+    /// anything else is <see cref="HeadDecision.NotHttp"/> as soon as its method shows.
+    /// </summary>
+    public static HeadDecision TryParse(in ReadOnlySequence<byte> buffer, out RawRequestHead? head, out SequencePosition end, bool listeners = false)
     {
         head = null;
         end = buffer.Start;
-        // Decide on the method as soon as it is visible: most connections are listeners.
         Span<byte> start = stackalloc byte[7];
         var startLength = (int)Math.Min(buffer.Length, start.Length);
         buffer.Slice(0, startLength).CopyTo(start);
         start = start[..startLength];
-        if (!MayBeSource(start))
+        if (!StartsWithAny(start, s_sourceMethods) && !(listeners && StartsWithAny(start, s_listenerMethods)))
         {
             return HeadDecision.NotHttp;
         }
@@ -238,9 +267,12 @@ internal sealed class RawRequestHead
         return HeadDecision.Parsed;
     }
 
-    private static bool MayBeSource(ReadOnlySpan<byte> start)
+    private static readonly string[] s_sourceMethods = ["SOURCE ", "PUT ", "POST "];
+    private static readonly string[] s_listenerMethods = ["GET ", "HEAD "];
+
+    private static bool StartsWithAny(ReadOnlySpan<byte> start, string[] methods)
     {
-        foreach (var method in (ReadOnlySpan<string>)["SOURCE ", "PUT ", "POST "])
+        foreach (var method in methods)
         {
             var length = Math.Min(start.Length, method.Length);
             var matches = true;

@@ -117,9 +117,12 @@ internal sealed class Listener
                 return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
                     : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
             }
+            // One reusable wait for the listener's lifetime, the token registered once: a wake-up
+            // allocates nothing (Task.WaitAsync(token) cost ~150 B per listener per wake).
+            using var waiter = new SignalWaiter(_mount.Signal, cancellationToken);
             while (true)
             {
-                var wait = _mount.Signal.WaitTask;
+                var generation = _mount.Signal.Generation;
                 var count = Gather(out var end);
                 if (end is { } reason)
                 {
@@ -131,7 +134,7 @@ internal sealed class Listener
                     {
                         return ListenerEnd.StreamEnded;
                     }
-                    await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await waiter.WaitAsync(generation).ConfigureAwait(false);
                     continue;
                 }
                 if (!await SendAsync(count, cancellationToken).ConfigureAwait(false))

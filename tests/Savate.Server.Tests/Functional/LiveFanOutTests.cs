@@ -274,6 +274,48 @@ public sealed class LiveFanOutTests
     }
 
     [Fact]
+    public async Task Http11Listener_GetsConnectionCloseAndCloseDelimitedFlvBody()
+    {
+        await using var server = await TestServer.StartAsync(Config);
+        using var push = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/live.flv"));
+        await WaitForMediaAsync(server, "/live.flv", mediaMs: 1000);
+        await using var raw = await RawHttp.ConnectAsync(server.Port);
+
+        await raw.SendAsync("GET /live.flv HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        var (head, body) = await raw.ReadHeadAsync(TimeSpan.FromSeconds(5));
+        var more = await raw.ReadAsync(13 - body.Length, TimeSpan.FromSeconds(5));
+
+        Assert.StartsWith("HTTP/1.1 200", head);
+        Assert.Contains("\r\nConnection: close", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nContent-Type: video/x-flv", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nCache-Control: no-cache, no-store", head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Transfer-Encoding", head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Content-Length", head, StringComparison.OrdinalIgnoreCase);
+        // The body is the stream itself, no chunk-size line: the FLV signature, version 1, then the header size.
+        var start = body.Concat(more).Take(13).ToArray();
+        Assert.Equal("FLV"u8.ToArray(), start.Take(3).ToArray());
+        Assert.Equal(1, start[3]);
+        Assert.Equal(new byte[] { 0, 0, 0, 9 }, start.Skip(5).Take(4).ToArray());
+    }
+
+    [Fact]
+    public async Task HeadOnMount_GetsHeadersOnlyAndClose()
+    {
+        await using var server = await TestServer.StartAsync(Config);
+        using var push = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/live.flv"));
+        await WaitForMediaAsync(server, "/live.flv", mediaMs: 500);
+        await using var raw = await RawHttp.ConnectAsync(server.Port);
+
+        await raw.SendAsync("HEAD /live.flv HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        var (head, body) = await raw.ReadHeadAsync(TimeSpan.FromSeconds(5));
+
+        Assert.StartsWith("HTTP/1.1 200", head);
+        Assert.Contains("\r\nConnection: close", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(body);
+        Assert.True(await raw.WaitClosedAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task Listener_OverMaxListeners_Gets503()
     {
         await using var server = await TestServer.StartAsync(Config.Replace("  - path: /live.flv\n", "  - path: /live.flv\n    max-listeners: 1\n"));
