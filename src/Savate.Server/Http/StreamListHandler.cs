@@ -7,7 +7,8 @@ namespace Savate.Server.Http;
 /// <summary>
 /// GET /admin/streamlist.txt: the Icecast master/slave format (one mount path per line), so that Savate
 /// and Icecast 2.4 slaves can discover this server's mounts. Guarded by server.relay-password (user "relay").
-/// Lists every mount that can be played now, and the relayed ones (a slave is a master for the slaves below it).
+/// Lists the declared mounts, the relayed ones (a slave is a master for the slaves below it), and the
+/// dynamic ones while they can be played.
 /// </summary>
 internal static class StreamListHandler
 {
@@ -22,7 +23,9 @@ internal static class StreamListHandler
         var list = new StringBuilder();
         foreach (var mount in registry.Mounts)
         {
-            if (mount.IsRelayed || mount.Availability == MountAvailability.Playable)
+            // Declared mounts are always listed: a slave must not retire a mount because its
+            // encoder is restarting (its listeners are held through grace and fallback meanwhile).
+            if (!mount.IsDynamic || mount.IsRelayed || mount.Availability == MountAvailability.Playable)
             {
                 list.Append(mount.Path).Append('\n');
             }
