@@ -20,6 +20,28 @@ internal static class HttpResponses
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync(message + "\n");
     }
 
+    /// <summary>
+    /// The same plain-text answer as <see cref="WritePlainAsync"/>, as bytes for the connection-level paths
+    /// (raw sources and listeners), which then close the connection.
+    /// </summary>
+    public static byte[] RawPlain(string version, int statusCode, string message, bool includeBody = true)
+    {
+        var body = message + "\n";
+        var challenge = statusCode == 401 ? $"WWW-Authenticate: {BasicAuth.Challenge}\r\n" : string.Empty;
+        var retry = statusCode == 503 ? "Retry-After: 5\r\n" : string.Empty;
+        var text = $"{version} {statusCode} {ReasonPhrase(statusCode)}\r\n" +
+            "Content-Type: text/plain; charset=utf-8\r\n" +
+            $"Date: {DateTimeOffset.UtcNow:r}\r\n" +
+            "Cache-Control: no-cache\r\n" +
+            challenge +
+            retry +
+            $"Content-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\n" +
+            "Connection: close\r\n" +
+            "\r\n" +
+            (includeBody ? body : string.Empty);
+        return System.Text.Encoding.UTF8.GetBytes(text);
+    }
+
     public static string ReasonPhrase(int statusCode) => statusCode switch
     {
         100 => "Continue",

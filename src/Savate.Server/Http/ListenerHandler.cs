@@ -18,54 +18,36 @@ internal static class ListenerHandler
 
     public static async Task HandleAsync(HttpContext context, MountRegistry registry, Mount mount)
     {
-        if (mount.Availability == MountAvailability.NoSource)
+        var listener = ListenerAdmission.TryAdmit(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent, out var refusal);
+        if (listener is null)
         {
-            await HttpResponses.WritePlainAsync(context, 503, $"{mount.Path} has no source right now").ConfigureAwait(false);
-            return;
-        }
-        if (!registry.TryAcquireListenerSlot())
-        {
-            await HttpResponses.WritePlainAsync(context, 503, "Server full (max-listeners)").ConfigureAwait(false);
+            await HttpResponses.WritePlainAsync(context, 503, refusal).ConfigureAwait(false);
             return;
         }
         try
         {
-            var listener = new Listener(mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent);
-            if (!mount.TryAddListener(listener))
+            var response = context.Response;
+            response.StatusCode = 200;
+            response.ContentType = ContentTypeOf(mount.Format);
+            response.Headers.CacheControl = "no-cache, no-store";
+            response.Headers.Pragma = "no-cache";
+            response.Headers.AccessControlAllowOrigin = "*";
+            response.Headers.XContentTypeOptions = "nosniff";
+            if (HttpMethods.IsHead(context.Request.Method))
             {
-                await HttpResponses.WritePlainAsync(context, 503, $"{mount.Path} is full (max-listeners)").ConfigureAwait(false);
                 return;
             }
-            try
-            {
-                var response = context.Response;
-                response.StatusCode = 200;
-                response.ContentType = ContentTypeOf(mount.Format);
-                response.Headers.CacheControl = "no-cache, no-store";
-                response.Headers.Pragma = "no-cache";
-                response.Headers.AccessControlAllowOrigin = "*";
-                response.Headers.XContentTypeOptions = "nosniff";
-                if (HttpMethods.IsHead(context.Request.Method))
-                {
-                    return;
-                }
-                context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-                CapSendBuffer(context, mount.Server.ListenerSendBuffer);
-                await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
-                // Headers go out now, not with the first media byte: a relay pulling from here (or a
-                // player) knows at once that the mount exists while it waits for a keyframe.
-                await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                await listener.RunAsync(context.RequestAborted).ConfigureAwait(false);
-            }
-            finally
-            {
-                mount.RemoveListener(listener);
-                registry.OnListenerLeft(mount);
-            }
+            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            CapSendBuffer(context, mount.Server.ListenerSendBuffer);
+            await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+            // Headers go out now, not with the first media byte: a relay pulling from here (or a
+            // player) knows at once that the mount exists while it waits for a keyframe.
+            await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            await listener.RunAsync(context.RequestAborted).ConfigureAwait(false);
         }
         finally
         {
-            registry.ReleaseListenerSlot();
+            ListenerAdmission.Leave(registry, mount, listener);
         }
     }
 

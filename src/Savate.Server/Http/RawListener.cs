@@ -21,45 +21,27 @@ internal static class RawListener
         using var sink = new SocketListenerSink(connection, socket);
         try
         {
-            if (mount.Availability == MountAvailability.NoSource)
+            var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
+            var listener = ListenerAdmission.TryAdmit(registry, mount, sink, remote, head.UserAgent, out var refusal);
+            if (listener is null)
             {
-                await sink.WriteAsync(Plain(head, 503, $"{mount.Path} has no source right now")).ConfigureAwait(false);
-                return;
-            }
-            if (!registry.TryAcquireListenerSlot())
-            {
-                await sink.WriteAsync(Plain(head, 503, "Server full (max-listeners)")).ConfigureAwait(false);
+                await sink.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", 503, refusal, includeBody: !head.IsHead)).ConfigureAwait(false);
                 return;
             }
             try
             {
-                var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
-                var listener = new Listener(mount, sink, remote, head.UserAgent);
-                if (!mount.TryAddListener(listener))
+                sink.Configure(mount.Server.ListenerSendBuffer);
+                // Headers go out now, not with the first media byte: a relay pulling from here (or a
+                // player) knows at once that the mount exists while it waits for a keyframe.
+                if (!await sink.WriteAsync(OkHead(mount)).ConfigureAwait(false) || head.IsHead)
                 {
-                    await sink.WriteAsync(Plain(head, 503, $"{mount.Path} is full (max-listeners)")).ConfigureAwait(false);
                     return;
                 }
-                try
-                {
-                    sink.Configure(mount.Server.ListenerSendBuffer);
-                    // Headers go out now, not with the first media byte: a relay pulling from here (or a
-                    // player) knows at once that the mount exists while it waits for a keyframe.
-                    if (!await sink.WriteAsync(OkHead(mount)).ConfigureAwait(false) || head.IsHead)
-                    {
-                        return;
-                    }
-                    await RunAsync(connection, sink, listener).ConfigureAwait(false);
-                }
-                finally
-                {
-                    mount.RemoveListener(listener);
-                    registry.OnListenerLeft(mount);
-                }
+                await RunAsync(connection, sink, listener).ConfigureAwait(false);
             }
             finally
             {
-                registry.ReleaseListenerSlot();
+                ListenerAdmission.Leave(registry, mount, listener);
             }
         }
         finally
@@ -130,21 +112,4 @@ internal static class RawListener
         "X-Content-Type-Options: nosniff\r\n" +
         "Connection: close\r\n" +
         "\r\n");
-
-    /// <summary>The same plain-text answer as <see cref="HttpResponses.WritePlainAsync"/>, then close.</summary>
-    private static byte[] Plain(RawRequestHead head, int statusCode, string message)
-    {
-        var body = message + "\n";
-        var retry = statusCode == 503 ? "Retry-After: 5\r\n" : string.Empty;
-        var text = $"HTTP/1.1 {statusCode} {HttpResponses.ReasonPhrase(statusCode)}\r\n" +
-            "Content-Type: text/plain; charset=utf-8\r\n" +
-            $"Date: {DateTimeOffset.UtcNow:r}\r\n" +
-            "Cache-Control: no-cache\r\n" +
-            retry +
-            $"Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\n" +
-            "Connection: close\r\n" +
-            "\r\n" +
-            (head.IsHead ? string.Empty : body);
-        return Encoding.UTF8.GetBytes(text);
-    }
 }

@@ -116,7 +116,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
             if (head.ExpectsContinue && !_continued)
             {
                 _continued = true;
-                await WriteAsync("HTTP/1.1 100 Continue\r\n\r\n").ConfigureAwait(false);
+                await WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray()).ConfigureAwait(false);
             }
         }
 
@@ -124,7 +124,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
         {
             await ContinueAsync().ConfigureAwait(false);
             _answered = true;
-            await WriteAsync($"{head.ResponseVersion} 200 OK\r\nServer: Savate\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n").ConfigureAwait(false);
+            await WriteAsync(Encoding.ASCII.GetBytes($"{head.ResponseVersion} 200 OK\r\nServer: Savate\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")).ConfigureAwait(false);
         }
 
         public async ValueTask RefuseAsync(int statusCode, string message)
@@ -135,18 +135,16 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
                 return;
             }
             _answered = true;
-            var body = message + "\n";
-            var challenge = statusCode == 401 ? $"WWW-Authenticate: {BasicAuth.Challenge}\r\n" : string.Empty;
-            await WriteAsync($"{head.ResponseVersion} {statusCode} {HttpResponses.ReasonPhrase(statusCode)}\r\nServer: Savate\r\n{challenge}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}").ConfigureAwait(false);
+            await WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, statusCode, message)).ConfigureAwait(false);
         }
 
         public void Abort() => connection.Abort(new ConnectionAbortedException("Source dropped"));
 
-        private async ValueTask WriteAsync(string text)
+        private async ValueTask WriteAsync(byte[] bytes)
         {
             try
             {
-                await connection.Transport.Output.WriteAsync(Encoding.UTF8.GetBytes(text), connection.ConnectionClosed).ConfigureAwait(false);
+                await connection.Transport.Output.WriteAsync(bytes, connection.ConnectionClosed).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionAbortedException)
             {

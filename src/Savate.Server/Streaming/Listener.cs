@@ -137,7 +137,7 @@ internal sealed class Listener
                     await waiter.WaitAsync(generation).ConfigureAwait(false);
                     continue;
                 }
-                if (!await SendAsync(count, cancellationToken).ConfigureAwait(false))
+                if (!await WriteBatchAsync(count, cancellationToken).ConfigureAwait(false))
                 {
                     return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e : ListenerEnd.ClientGone;
                 }
@@ -287,9 +287,6 @@ internal sealed class Listener
         _next += held;
         return count;
     }
-
-    private async ValueTask<bool> SendAsync(int count, CancellationToken cancellationToken) =>
-        await WriteBatchAsync(count, cancellationToken).ConfigureAwait(false);
 
     private async ValueTask<bool> WriteBatchAsync(int count, CancellationToken cancellationToken)
     {

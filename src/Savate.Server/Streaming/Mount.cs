@@ -410,36 +410,26 @@ internal sealed class Mount : IDisposable
     {
         var entry = Config.Fallback[index];
         var cts = new CancellationTokenSource();
-        if (_files[index] is { } file)
+        var file = _files[index];
+        var target = file is null ? _findMount(entry.Mount!)! : null;
+        var format = file?.Format ?? target!.Format;
+        var ingest = ContainerIngest.Create(this, format);
+        Func<Task> run;
+        string playing;
+        if (file is not null)
         {
-            _detectedFormat = Config.Format == MountFormat.Auto ? file.Format : _detectedFormat;
-            IContainerIngest ingest = file.Format == MountFormat.Flv ? new FlvIngest(this) : new TsIngest(this);
-            SwitchTo(FeedKind.Fallback, index, $"fallback file {entry.File}");
-            ingest.Activate();
             var feed = new FileFeed(file, ingest, _time, _logger);
-            var task = new TaskCompletionSource();
-            _fallback = new ActiveFallback(ingest, cts, task.Task);
-            return async () =>
-            {
-                await feed.RunAsync(cts.Token).ConfigureAwait(false);
-                task.TrySetResult();
-                Evaluate();
-            };
+            run = () => feed.RunAsync(cts.Token);
+            playing = $"fallback file {entry.File}";
         }
-        var target = _findMount(entry.Mount!)!;
+        else
         {
-            _detectedFormat = Config.Format == MountFormat.Auto ? target.Format : _detectedFormat;
-            IContainerIngest ingest = target.Format == MountFormat.Flv ? new FlvIngest(this) : new TsIngest(this);
-            var listener = new Listener(target, new Feeds.IngestSink(ingest, cts), $"fallback for {Path}");
-            if (!target.TryAddListener(listener))
+            var listener = new Listener(target!, new IngestSink(ingest, cts), $"fallback for {Path}");
+            if (!target!.TryAddListener(listener))
             {
                 return null;
             }
-            SwitchTo(FeedKind.Fallback, index, $"fallback {entry.Mount}");
-            ingest.Activate();
-            var task = new TaskCompletionSource();
-            _fallback = new ActiveFallback(ingest, cts, task.Task);
-            return async () =>
+            run = async () =>
             {
                 try
                 {
@@ -452,12 +442,31 @@ internal sealed class Mount : IDisposable
                 finally
                 {
                     target.RemoveListener(listener);
-                    ingest.Abandon();
-                    task.TrySetResult();
                 }
-                Evaluate();
             };
+            playing = $"fallback {entry.Mount}";
         }
+        if (Config.Format == MountFormat.Auto)
+        {
+            _detectedFormat = format;
+        }
+        SwitchTo(FeedKind.Fallback, index, playing);
+        ingest.Activate();
+        var done = new TaskCompletionSource();
+        _fallback = new ActiveFallback(ingest, cts, done.Task);
+        return async () =>
+        {
+            try
+            {
+                await run().ConfigureAwait(false);
+            }
+            finally
+            {
+                ingest.Abandon();
+                done.TrySetResult();
+            }
+            Evaluate();
+        };
     }
 
     private void StopFallback()

@@ -81,7 +81,7 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
     public async Task<SourceResult> RunAsync(PipeReader body, MountFormat format, CancellationToken cancellationToken)
     {
         Format = format;
-        IContainerIngest ingest = format == MountFormat.Flv ? new FlvIngest(Mount) : new TsIngest(Mount);
+        var ingest = ContainerIngest.Create(Mount, format);
         Mount.AttachLiveIngest(this, ingest);
         var timeout = Mount.Server.SourceTimeout;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);

@@ -40,6 +40,13 @@ internal interface IContainerIngest
     void AddSourceOffset(long milliseconds);
 }
 
+/// <summary>The ingest for a container format.</summary>
+internal static class ContainerIngest
+{
+    public static IContainerIngest Create(Mount mount, Configuration.MountFormat format) =>
+        format == Configuration.MountFormat.Flv ? new FlvIngest(mount) : new TsIngest(mount);
+}
+
 /// <summary>The activation and publishing logic the FLV and MPEG-TS ingests share.</summary>
 internal abstract class IngestBase : IContainerIngest
 {
