@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -30,6 +31,8 @@ public static class SavateApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<RawSourceMiddleware>();
+        // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
+        builder.Services.AddSingleton<IConnectionListenerFactory, FrontDoorTransportFactory>();
         builder.Services.AddHostedService<LagMonitor>();
         builder.Services.AddSingleton<Relaying.RelayHost>();
         builder.Services.AddSingleton<Relaying.RelayService>();

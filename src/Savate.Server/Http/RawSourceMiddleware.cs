@@ -75,7 +75,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
         }
         if (listenerMount is not null)
         {
-            await RawListener.HandleAsync(connection, socket!, head, registry, listenerMount).ConfigureAwait(false);
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head.IsHead, head.UserAgent, registry, listenerMount).ConfigureAwait(false);
             return;
         }
         await HandleAsync(connection, head).ConfigureAwait(false);

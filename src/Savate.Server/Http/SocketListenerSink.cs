@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
-using Microsoft.AspNetCore.Connections;
 using Savate.Server.Streaming;
 
 namespace Savate.Server.Http;
@@ -10,20 +9,20 @@ namespace Savate.Server.Http;
 /// A listener's raw connection: each batch goes from the ring's slices to the socket in one gather send,
 /// with no copy and none of Kestrel's response machinery (the response pipe held a second, per-listener
 /// copy of the ring's bytes: 878 MB RSS at 10,000 listeners, docs/benchmarks.md). Nothing is allocated per
-/// send: the segment list and the socket operation are reused. Kestrel's own send loop stays idle (this
-/// sink never writes to the transport's output); closing goes through the connection.
+/// send: the segment list and the socket operation are reused. Kestrel's send loop, where there is one, stays
+/// idle (this sink never writes to the transport's output); closing goes through the connection.
 /// </summary>
 internal sealed class SocketListenerSink : IListenerSink, IDisposable
 {
-    private readonly ConnectionContext _connection;
+    private readonly ListenerConnection _connection;
     private readonly Socket _socket;
     private readonly SocketSender _sender = new();
     private readonly List<ArraySegment<byte>> _segments = new(17);
 
-    public SocketListenerSink(ConnectionContext connection, Socket socket)
+    public SocketListenerSink(ListenerConnection connection)
     {
         _connection = connection;
-        _socket = socket;
+        _socket = connection.Socket;
     }
 
     /// <summary>Caps the kernel send buffer (see ListenerHandler) and sends each batch at once.</summary>
@@ -67,7 +66,7 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
     }
 
     /// <summary>Aborting the connection disposes the socket, which fails a pending send at once.</summary>
-    public void Abort() => _connection.Abort(new ConnectionAbortedException("Listener closed by the server"));
+    public void Abort() => _connection.Abort();
 
     public void Dispose() => _sender.Dispose();
 

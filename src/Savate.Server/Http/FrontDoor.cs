@@ -1,0 +1,243 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Savate.Server.Streaming;
+
+namespace Savate.Server.Http;
+
+/// <summary>
+/// Kestrel's transport for TCP endpoints, with a front door: each accepted socket's request head is peeked
+/// (MSG_PEEK, nothing consumed) and a GET or HEAD for a known mount is served right there by
+/// <see cref="RawListener"/>, on the bare socket. Everything else (sources, status, unknown paths, TLS, a
+/// head that arrived in pieces) goes to Kestrel untouched, through the same <see cref="SocketConnectionContextFactory"/>
+/// Kestrel's own socket transport uses. A listener then costs its socket and the streaming state, not a
+/// Kestrel connection (two pipes, a receive loop, a send loop, features: about 3.5 KB each, 35 MB at 10,000
+/// listeners, docs/benchmarks.md).
+/// </summary>
+internal sealed class FrontDoorTransportFactory(
+    IOptions<SocketTransportOptions> options, MountRegistry registry, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
+
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        var listener = new FrontDoorListener(endpoint, options.Value, registry, loggers.CreateLogger<FrontDoorListener>());
+        listener.Start();
+        return new ValueTask<IConnectionListener>(listener);
+    }
+}
+
+internal sealed partial class FrontDoorListener : IConnectionListener
+{
+    // A request head that does not fit here is not a player's GET: Kestrel answers it.
+    private const int PeekBytes = 4096;
+
+    // A client that connects and says nothing is closed after this long.
+    private static readonly TimeSpan s_firstByteTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Socket _listenSocket;
+    private readonly SocketConnectionContextFactory _factory;
+    private readonly MountRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly bool _noDelay;
+    private readonly Channel<Socket> _handoff = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _acceptLoop = Task.CompletedTask;
+    private long _lastAcceptErrorLog;
+
+    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ILogger logger)
+    {
+        _registry = registry;
+        _logger = logger;
+        _noDelay = options.NoDelay;
+        _listenSocket = (options.CreateBoundListenSocket ?? SocketTransportOptions.CreateDefaultBoundListenSocket)(endpoint);
+        EndPoint = _listenSocket.LocalEndPoint ?? endpoint;
+        _listenSocket.Listen(options.Backlog);
+        _factory = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions
+        {
+            IOQueueCount = options.IOQueueCount,
+            WaitForDataBeforeAllocatingBuffer = options.WaitForDataBeforeAllocatingBuffer,
+            MaxReadBufferSize = options.MaxReadBufferSize,
+            MaxWriteBufferSize = options.MaxWriteBufferSize,
+            UnsafePreferInlineScheduling = options.UnsafePreferInlineScheduling,
+        }, logger);
+    }
+
+    public EndPoint EndPoint { get; }
+
+    public void Start() => _acceptLoop = AcceptLoopAsync();
+
+    /// <summary>Kestrel's side: the connections the front door did not keep.</summary>
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            while (await _handoff.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (_handoff.Reader.TryRead(out var socket))
+                {
+                    try
+                    {
+                        return _factory.Create(socket);
+                    }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                    {
+                        // Gone before Kestrel could take it.
+                        socket.Dispose();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return null;
+    }
+
+    public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        _listenSocket.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _listenSocket.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        _stopping.Cancel();
+        while (_handoff.Reader.TryRead(out var socket))
+        {
+            socket.Dispose();
+        }
+        _factory.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listenSocket.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted or SocketError.InvalidArgument)
+            {
+                // The listen socket was closed (unbind).
+                break;
+            }
+            catch (SocketException e)
+            {
+                // A reset before accept, or out of descriptors: logged at most once a second, and the
+                // loop goes on (out of descriptors, after a pause, so it does not spin).
+                if (e.SocketErrorCode != SocketError.ConnectionReset)
+                {
+                    var now = Environment.TickCount64;
+                    if (now - _lastAcceptErrorLog > 1000)
+                    {
+                        _lastAcceptErrorLog = now;
+                        AcceptFailed(_logger, e.SocketErrorCode, e.Message);
+                    }
+                    await Task.Delay(10).ConfigureAwait(false);
+                }
+                continue;
+            }
+            _ = TriageAsync(socket);
+        }
+        _handoff.Writer.TryComplete();
+    }
+
+    private async Task TriageAsync(Socket socket)
+    {
+        try
+        {
+            socket.NoDelay = _noDelay;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            {
+                timeout.CancelAfter(s_firstByteTimeout);
+                // Wait for the request without holding a buffer (a zero-byte receive completes on data or FIN).
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            }
+            if (socket.Available == 0)
+            {
+                // Closed before saying anything.
+                socket.Dispose();
+                return;
+            }
+            if (Peek(socket) is { } listener)
+            {
+                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.IsHead, listener.UserAgent, _registry, listener.Mount)
+                    .ConfigureAwait(false);
+                return;
+            }
+            if (!_handoff.Writer.TryWrite(socket))
+            {
+                // Unbound meanwhile.
+                socket.Dispose();
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Silent past the timeout, reset, or the server is stopping.
+            socket.Dispose();
+        }
+        catch (Exception e)
+        {
+            TriageFailed(_logger, e);
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Peeks at the request head; when it is a whole GET or HEAD for a known mount, consumes exactly the
+    /// head and returns what the listener needs. Otherwise consumes nothing.
+    /// </summary>
+    private PeekedListener? Peek(Socket socket)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(PeekBytes);
+        try
+        {
+            var peeked = socket.Receive(buffer, 0, PeekBytes, SocketFlags.Peek);
+            var bytes = new ReadOnlySequence<byte>(buffer, 0, peeked);
+            if (RawRequestHead.TryParse(bytes, out var head, out var end, listeners: true) != HeadDecision.Parsed
+                || !head!.IsListener || MountPaths.IsReserved(head.Path) || _registry.Find(head.Path) is not { } mount)
+            {
+                return null;
+            }
+            // The head is in the socket's buffer already: these reads do not wait.
+            var headLength = (int)bytes.Slice(0, end).Length;
+            for (var read = 0; read < headLength;)
+            {
+                var n = socket.Receive(buffer, 0, headLength - read, SocketFlags.None);
+                if (n == 0)
+                {
+                    throw new SocketException((int)SocketError.ConnectionReset);
+                }
+                read += n;
+            }
+            return new PeekedListener(mount, head.IsHead, head.UserAgent);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private sealed record PeekedListener(Mount Mount, bool IsHead, string? UserAgent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting a connection failed ({Error}): {Message}")]
+    private static partial void AcceptFailed(ILogger logger, SocketError error, string message);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A new connection failed before its request was read")]
+    private static partial void TriageFailed(ILogger logger, Exception exception);
+}

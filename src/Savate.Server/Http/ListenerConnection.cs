@@ -1,0 +1,154 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+
+namespace Savate.Server.Http;
+
+/// <summary>
+/// The transport side of a raw listener (<see cref="RawListener"/>): the socket its bytes go to, how it is
+/// closed, and how its departure is noticed while it waits for data. Two kinds: a bare accepted socket
+/// (<see cref="SocketListenerConnection"/>, from <see cref="FrontDoorListener"/>, the usual path) and a Kestrel
+/// connection (<see cref="KestrelListenerConnection"/>, for a request head that arrived in pieces).
+/// </summary>
+internal abstract class ListenerConnection
+{
+    protected ListenerConnection(Socket socket) => Socket = socket;
+
+    public Socket Socket { get; }
+
+    public abstract string Remote { get; }
+
+    /// <summary>Cancelled when the server stops (or the transport aborts the connection).</summary>
+    public abstract CancellationToken Closed { get; }
+
+    /// <summary>Closes now; a pending send fails at once.</summary>
+    public abstract void Abort();
+
+    /// <summary>
+    /// Completes with true when the peer is gone (its side closed, or a reset), discarding anything it sends;
+    /// with false when <see cref="StopWatching"/> or <see cref="CloseAsync"/> ended the watch first.
+    /// </summary>
+    public abstract Task<bool> WatchAsync();
+
+    public abstract void StopWatching();
+
+    /// <summary>Closes after the bytes already sent (FIN, not RST).</summary>
+    public abstract ValueTask CloseAsync();
+}
+
+/// <summary>A listener on a socket the front door accepted: no Kestrel connection, pipes or receive loop.</summary>
+internal sealed class SocketListenerConnection(Socket socket, CancellationToken serverStopping) : ListenerConnection(socket)
+{
+    // What a listener sends after its request is read and dropped here; nobody reads it.
+    private static readonly byte[] s_discard = new byte[4096];
+
+    private int _closed;
+
+    public override string Remote { get; } = socket.RemoteEndPoint?.ToString() ?? "unknown";
+
+    public override CancellationToken Closed => serverStopping;
+
+    public override void Abort() => Close();
+
+    public override async Task<bool> WatchAsync()
+    {
+        try
+        {
+            while (Volatile.Read(ref _closed) == 0)
+            {
+                // A zero-byte receive waits for data or the peer's FIN without holding a buffer.
+                await Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                if (Socket.Available == 0)
+                {
+                    break;
+                }
+                while (Socket.Available > 0)
+                {
+                    if (Socket.Receive(s_discard, SocketFlags.None) == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // A reset, or closed by us.
+        }
+        return Volatile.Read(ref _closed) == 0;
+    }
+
+    // The listener is done: closing the socket is what ends the pending receive.
+    public override void StopWatching() => Close();
+
+    public override ValueTask CloseAsync()
+    {
+        Close();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            // As Kestrel does: the FIN goes out after what is queued, then the descriptor is released.
+            Socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        Socket.Dispose();
+    }
+}
+
+/// <summary>A listener on a Kestrel connection: Kestrel's receive loop runs underneath and owns closing.</summary>
+internal sealed class KestrelListenerConnection(ConnectionContext connection, Socket socket) : ListenerConnection(socket)
+{
+    public override string Remote { get; } = connection.RemoteEndPoint?.ToString() ?? "unknown";
+
+    public override CancellationToken Closed => connection.ConnectionClosed;
+
+    public override void Abort() => connection.Abort(new ConnectionAbortedException("Listener closed by the server"));
+
+    /// <summary>
+    /// Reads (and discards) whatever the client sends until its side closes: Kestrel's receive loop keeps
+    /// running under the middleware, and its input completing is how a departed listener is noticed.
+    /// </summary>
+    public override async Task<bool> WatchAsync()
+    {
+        var input = connection.Transport.Input;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCanceled)
+                {
+                    return false;
+                }
+                if (result.IsCompleted)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException or InvalidOperationException)
+        {
+            // Reset or aborted: gone as well.
+            return true;
+        }
+    }
+
+    public override void StopWatching() => connection.Transport.Input.CancelPendingRead();
+
+    // Returning from the middleware closes the connection (Kestrel shuts the socket down once both pipes are done).
+    public override async ValueTask CloseAsync()
+    {
+        await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+        await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+}
