@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -11,6 +10,9 @@ namespace Savate.LoadTest;
 /// listener would have to strip chunk-size lines, and a marker split by one would be lost.
 /// Every listener scans its bytes for the send-time marker (a vectorized IndexOf over the bytes just
 /// received); only sampled ones keep their first bytes to check the stream framing.
+/// For the rate measure, each listener records the first and the last marker it sees while
+/// <see cref="LoadRun.Phase"/> is the steady window: where the marker sits in its own body stream,
+/// its offset in the source's stream, when it arrived and when it was sent (<see cref="Window"/>).
 /// </summary>
 internal sealed class ListenerClient
 {
@@ -25,6 +27,13 @@ internal sealed class ListenerClient
     private byte[]? _head = new byte[2048];
     private int _headLength;
     private int _carry;
+
+    // The steady-window snapshots, written only by this listener's receive loop and read by LoadRun
+    // through a sequence lock (odd while a write is in progress), so no reader sees a torn snapshot.
+    private int _windowVersion;
+    private MarkerSeen _windowFirst;
+    private MarkerSeen _windowLast;
+    private long _windowMarkers;
 
     public ListenerClient(int index, byte[] pool, LoadRun run, bool slow, bool sampled)
     {
@@ -158,8 +167,11 @@ internal sealed class ListenerClient
             start += bodyStart;
             _carry = 0;
         }
+        // Where the scan window (carry + new bytes) starts in this listener's own body stream.
+        var windowBodyOffset = BodyBytes - _carry;
         BodyBytes += received.Length;
         Verifier?.Feed(received);
+        var inWindow = _run.Phase == LoadRun.PhaseSteady;
 
         // Scan the carry (the tail of the previous read) plus the new bytes for markers.
         var window = _pool.AsSpan(start - _carry, _carry + received.Length);
@@ -177,8 +189,12 @@ internal sealed class ListenerClient
                 consumed = at;
                 break;
             }
-            var sent = BinaryPrimitives.ReadInt64LittleEndian(window[(at + 8)..]);
+            var sent = Marker.ReadTimestamp(window[at..]);
             Markers++;
+            if (inWindow)
+            {
+                RecordInWindow(new MarkerSeen(windowBodyOffset + at, Marker.ReadStreamOffset(window[at..]), now, sent));
+            }
             if (FirstMarker == 0)
             {
                 FirstMarker = now;
@@ -196,6 +212,48 @@ internal sealed class ListenerClient
         _carry = keep;
     }
 
+    private void RecordInWindow(MarkerSeen seen)
+    {
+        // Full fence: the odd version is visible before any of the fields change.
+        var version = _windowVersion;
+        Interlocked.Exchange(ref _windowVersion, version + 1);
+        if (_windowMarkers == 0)
+        {
+            _windowFirst = seen;
+        }
+        _windowLast = seen;
+        _windowMarkers++;
+        Volatile.Write(ref _windowVersion, version + 2);
+    }
+
+    /// <summary>
+    /// The first and last markers this listener saw in the steady window and how many it saw there,
+    /// read as one consistent snapshot (safe from any thread, at any time).
+    /// </summary>
+    public (MarkerSeen First, MarkerSeen Last, long Count) Window
+    {
+        get
+        {
+            var spin = new SpinWait();
+            while (true)
+            {
+                var before = Volatile.Read(ref _windowVersion);
+                if ((before & 1) == 0)
+                {
+                    var first = _windowFirst;
+                    var last = _windowLast;
+                    var count = _windowMarkers;
+                    Interlocked.MemoryBarrier();
+                    if (Volatile.Read(ref _windowVersion) == before)
+                    {
+                        return (first, last, count);
+                    }
+                }
+                spin.SpinOnce();
+            }
+        }
+    }
+
     private static int ParseStatus(ReadOnlySpan<byte> head)
     {
         // "HTTP/1.x NNN" or "ICY NNN"
@@ -208,3 +266,9 @@ internal sealed class ListenerClient
         return (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
     }
 }
+
+/// <summary>
+/// One marker as a listener saw it: its first byte's offset in the listener's own body stream and in
+/// the source's stream, the Stopwatch time of the read that completed it, and its send time.
+/// </summary>
+internal readonly record struct MarkerSeen(long Own, long Source, long Received, long Sent);

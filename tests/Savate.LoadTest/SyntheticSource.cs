@@ -89,6 +89,8 @@ internal sealed class SyntheticSource
             var frameTicks = Stopwatch.Frequency / (double)fps;
 
             var length = _options.Format == StreamFormat.Flv ? WriteFlvPreamble(_frame.AsSpan(SendOffset)) : 0;
+            // Stream bytes sent so far (the body only, no chunk framing): where this round's bytes start.
+            long streamOffset = 0;
             for (long n = 0; !cancellationToken.IsCancellationRequested; n++)
             {
                 var due = start + (long)(n * frameTicks);
@@ -105,11 +107,14 @@ internal sealed class SyntheticSource
                 var keyframe = n % framesPerGop == 0;
                 var timeMs = (uint)(n * 1000 / fps);
                 var body = _frame.AsSpan(SendOffset + length);
+                // The frame follows whatever this round already holds (the FLV preamble, first round only).
+                var frameOffset = streamOffset + length;
                 length += _options.Format == StreamFormat.Flv
-                    ? WriteFlvFrame(body, keyframe, timeMs, keyframe ? keyBytes : pBytes, audioBytes)
-                    : WriteTsFrame(body, keyframe, n, fps, keyframe ? keyBytes : pBytes, audioBytes);
+                    ? WriteFlvFrame(body, frameOffset, keyframe, timeMs, keyframe ? keyBytes : pBytes, audioBytes)
+                    : WriteTsFrame(body, frameOffset, keyframe, n, fps, keyframe ? keyBytes : pBytes, audioBytes);
                 var total = Frame(chunked, length, out var offset);
                 await socket.SendAsync(_frame.AsMemory(offset, total), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                streamOffset += length;
                 Interlocked.Add(ref _bytesSent, length);
                 Interlocked.Increment(ref _frames);
                 length = 0;
@@ -189,11 +194,18 @@ internal sealed class SyntheticSource
         return length;
     }
 
-    /// <summary>Video tag (frame type, AVC NALU packet, one length-prefixed NALU holding the marker, zero padded) then an AAC tag.</summary>
-    private static int WriteFlvFrame(Span<byte> destination, bool keyframe, uint timeMs, int videoTotal, int audioTotal)
+    // The marker's place in the video tag data: after the AVC packet header (frame type/codec, packet
+    // type, composition time: 5), the NALU length (4) and the NAL header (1).
+    private const int FlvMarkerInData = 5 + 4 + 1;
+
+    /// <summary>
+    /// Video tag (frame type, AVC NALU packet, one length-prefixed NALU holding the marker, zero padded) then an AAC tag.
+    /// <paramref name="streamOffset"/> is where <paramref name="destination"/> starts in the source's stream.
+    /// </summary>
+    private static int WriteFlvFrame(Span<byte> destination, long streamOffset, bool keyframe, uint timeMs, int videoTotal, int audioTotal)
     {
         var overhead = FlvTags.GetTotalSize(0);
-        var videoData = Math.Max(5 + 4 + 1 + Marker.Size, videoTotal - overhead);
+        var videoData = Math.Max(FlvMarkerInData + Marker.Size, videoTotal - overhead);
         FlvTagHeader.Write(destination, FlvTagType.Video, videoData, timeMs);
         var data = destination.Slice(FlvTagHeader.Size, videoData);
         data.Clear();
@@ -215,11 +227,19 @@ internal sealed class SyntheticSource
         length += FlvTags.GetTotalSize(audioData);
 
         // The timestamp is taken last, just before the frame goes to the socket.
-        Marker.Write(data[10..], Marker.Now());
+        Marker.Write(data[FlvMarkerInData..], Marker.Now(), streamOffset + FlvTagHeader.Size + FlvMarkerInData);
         return length;
     }
 
-    private int WriteTsFrame(Span<byte> destination, bool keyframe, long n, int fps, int videoBytes, int audioBytes)
+    // The marker's place in the first video packet: TS header (4), adaptation field (length byte + 7:
+    // flags and PCR), PES header with PTS (14), AUD (6), slice NAL start code and header (5).
+    private const int TsMarkerInPacket = 4 + 8 + 14 + 6 + 5;
+
+    // Compile-time check that the marker fits in that packet: a negative value does not convert to byte.
+    private const byte TsRoomAfterMarker = 188 - TsMarkerInPacket - Marker.Size;
+
+    /// <summary>PAT and PMT on keyframes, one video PES with the marker in its first packet, one audio PES.</summary>
+    private int WriteTsFrame(Span<byte> destination, long streamOffset, bool keyframe, long n, int fps, int videoBytes, int audioBytes)
     {
         var length = 0;
         if (keyframe)
@@ -231,7 +251,7 @@ internal sealed class SyntheticSource
 
         // Video: first packet carries an 8-byte adaptation field (RAI on keyframes, PCR), the PES header (14) and the ES.
         var videoPackets = Math.Max(1, (videoBytes - length) / 188);
-        var markerAt = length + 4 + 8 + 14 + 6 + 5;
+        var markerAt = length + TsMarkerInPacket;
         for (var i = 0; i < videoPackets; i++)
         {
             var p = destination.Slice(length, 188);
@@ -295,7 +315,7 @@ internal sealed class SyntheticSource
             length += 188;
         }
 
-        Marker.Write(destination[markerAt..], Marker.Now());
+        Marker.Write(destination[markerAt..], Marker.Now(), streamOffset + markerAt);
         return length;
     }
 
