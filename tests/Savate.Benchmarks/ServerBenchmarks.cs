@@ -127,8 +127,7 @@ public class FanOutBenchmarks
 
     private void Append(bool keyframe)
     {
-        var buffer = _mount.Pool.Rent(SliceBytes);
-        var slice = new Slice(_mount.Pool, buffer, SliceBytes, _mount.Ring.Head, _time, _time + 40, keyframe, null);
+        var slice = new Slice(SliceChunk.Rent(_mount.Pool, SliceBytes), 0, SliceBytes, _mount.Ring.Head, _time, _time + 40, keyframe, null);
         _time += 40;
         _mount.Ring.Append(slice);
     }

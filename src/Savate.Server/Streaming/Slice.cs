@@ -4,21 +4,25 @@ namespace Savate.Server.Streaming;
 
 /// <summary>
 /// An immutable run of whole container units (FLV tags or 188-byte TS packets), held once in memory
-/// and shared by every listener. The ring holds one reference; a listener takes one for the time of a
-/// write (<see cref="TryAddRef"/>), so a buffer goes back to the pool only once nobody can still read it.
-/// Slice objects are never reused, so a sequence number read from one is stable (no ABA).
+/// and shared by every listener: a window (offset, length) of a <see cref="SliceChunk"/> that it shares
+/// with the slices built before and after it. The ring holds one reference; a listener takes one for the
+/// time of a write (<see cref="TryAddRef"/>), so the slice lets go of its chunk only once nobody can still
+/// read it. Slice objects are never reused, so a sequence number read from one is stable (no ABA).
 /// </summary>
 internal sealed class Slice
 {
-    private readonly SlicePool _pool;
-    private byte[]? _buffer;
+    private readonly int _offset;
+    private SliceChunk? _chunk;
+    private byte[]? _array;
     private int _refs = 1;
 
-    public Slice(SlicePool pool, byte[] buffer, int length, long sequence, long startTime, long endTime, bool isKeyframe, JoinHeaders? headers)
+    /// <summary>A slice of <paramref name="length"/> bytes at <paramref name="offset"/> in <paramref name="chunk"/>; it takes over one chunk reference the caller holds.</summary>
+    public Slice(SliceChunk chunk, int offset, int length, long sequence, long startTime, long endTime, bool isKeyframe, JoinHeaders? headers)
     {
-        Debug.Assert(length <= buffer.Length);
-        _pool = pool;
-        _buffer = buffer;
+        Debug.Assert(offset >= 0 && length >= 0 && offset + length <= chunk.Capacity);
+        _chunk = chunk;
+        _array = chunk.Array;
+        _offset = offset;
         Length = length;
         Sequence = sequence;
         StartTime = startTime;
@@ -45,9 +49,9 @@ internal sealed class Slice
     public JoinHeaders? Headers { get; }
 
     /// <summary>The bytes. Only valid while the caller holds a reference.</summary>
-    public ReadOnlyMemory<byte> Memory => new(_buffer, 0, Length);
+    public ReadOnlyMemory<byte> Memory => new(_array, _offset, Length);
 
-    public ReadOnlySpan<byte> Span => new(_buffer, 0, Length);
+    public ReadOnlySpan<byte> Span => new(_array, _offset, Length);
 
     /// <summary>Takes a reference unless the slice was already released to the pool.</summary>
     public bool TryAddRef()
@@ -70,11 +74,8 @@ internal sealed class Slice
         var refs = Interlocked.Decrement(ref _refs);
         if (refs == 0)
         {
-            var buffer = Interlocked.Exchange(ref _buffer, null);
-            if (buffer is not null)
-            {
-                _pool.Return(buffer);
-            }
+            _array = null;
+            Interlocked.Exchange(ref _chunk, null)?.Release();
         }
         Debug.Assert(refs >= 0, "Slice released more often than referenced.");
     }

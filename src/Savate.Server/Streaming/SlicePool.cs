@@ -3,8 +3,9 @@ using System.Buffers;
 namespace Savate.Server.Streaming;
 
 /// <summary>
-/// The pool that slice buffers are rented from, with counters so that tests (and /status.json)
-/// can prove every buffer came back once its slice left the ring and every listener let go of it.
+/// The pool that slice chunks (<see cref="SliceChunk"/>) are rented from, with counters so that tests
+/// (and /status.json) can prove every chunk's array came back once the ingest moved on from it and each
+/// of its slices left the ring and every listener let go of it.
 /// </summary>
 internal sealed class SlicePool
 {
@@ -15,10 +16,10 @@ internal sealed class SlicePool
 
     public SlicePool(ArrayPool<byte>? pool = null) => _pool = pool ?? ArrayPool<byte>.Shared;
 
-    /// <summary>Buffers rented and not yet returned.</summary>
+    /// <summary>Arrays (chunks) rented and not yet returned.</summary>
     public long Outstanding => Interlocked.Read(ref _rented) - Interlocked.Read(ref _returned);
 
-    /// <summary>Bytes held by outstanding buffers (their array lengths).</summary>
+    /// <summary>Bytes held by outstanding arrays (their lengths).</summary>
     public long OutstandingBytes => Interlocked.Read(ref _outstandingBytes);
 
     public long TotalRented => Interlocked.Read(ref _rented);

@@ -22,7 +22,7 @@ internal static class TestMounts
             NullLogger.Instance,
             onIdle: onIdle);
 
-    /// <summary>Publishes one slice of raw bytes on the mount (bypassing any container ingest).</summary>
+    /// <summary>Publishes one slice of raw bytes on the mount (bypassing any container ingest), in a chunk of its own.</summary>
     public static void PublishRaw(Mount mount, byte[] bytes, long start, long end, bool keyframe, JoinHeaders? headers = null)
     {
         var builder = new SliceBuilder(mount.Pool);
@@ -34,6 +34,7 @@ internal static class TestMounts
         builder.MarkTime(start);
         builder.MarkTime(end);
         mount.Publish(builder);
+        builder.Discard();
     }
 
     /// <summary>A copy of every slice the ring holds, oldest first.</summary>

@@ -9,9 +9,9 @@ public class RingTests
 
     private Slice Make(Ring ring, long start, bool keyframe = false, int length = 100, long? end = null)
     {
-        var buffer = _pool.Rent(length);
-        buffer.AsSpan(0, length).Fill((byte)ring.Head);
-        return new Slice(_pool, buffer, length, ring.Head, start, end ?? start, keyframe, null);
+        var chunk = SliceChunk.Rent(_pool, length);
+        chunk.Array.AsSpan(0, length).Fill((byte)ring.Head);
+        return new Slice(chunk, 0, length, ring.Head, start, end ?? start, keyframe, null);
     }
 
     private void Append(Ring ring, long start, bool keyframe = false, int length = 100) => ring.Append(Make(ring, start, keyframe, length));

@@ -52,6 +52,13 @@ public class TsIngestTests
         Assert.Equal(times.Order(), times);
         // The first source keeps its own times (ffmpeg starts TS at 1.4 s).
         Assert.Equal(1400, times[0]);
+
+        // The slices are packed into shared chunks, and the ingest lets go of its own when it ends.
+        Assert.True(mount.Pool.TotalRented * 4 < mount.Ring.Head, $"{mount.Pool.TotalRented} chunks for {mount.Ring.Head} slices");
+        ingest.Abandon();
+        mount.Ring.Dispose();
+        Assert.Equal(0, mount.Pool.Outstanding);
+        Assert.Equal(0, mount.Pool.OutstandingBytes);
     }
 
     [Fact]

@@ -3,16 +3,17 @@ using System.Buffers;
 namespace Savate.Server.Streaming.Ingest;
 
 /// <summary>
-/// Accumulates whole units copied from a source's buffer into one pooled array, and hands it to the
+/// Accumulates whole units copied from a source's buffer into a pooled chunk, and hands them to the
 /// ring as a slice. Copying is the one copy the server makes of a source byte: after it, every listener
-/// reads the same array.
+/// reads the same array. Consecutive slices are packed into the same <see cref="SliceChunk"/> (each just
+/// after the previous one's end); the builder holds a reference on the chunk it writes into, and lets go
+/// of it when it moves to a new one, on <see cref="Discard"/>, which is also how an ingest that ends
+/// lets go of it.
 /// </summary>
 internal sealed class SliceBuilder(SlicePool pool)
 {
-    // 4 KiB holds a few audio frames or a small video frame; larger slices grow by doubling.
-    private const int MinimumBuffer = 4096;
-
-    private byte[]? _buffer;
+    private SliceChunk? _chunk;
+    private int _start;
     private int _length;
     private long _startTime;
     private long _endTime;
@@ -34,6 +35,7 @@ internal sealed class SliceBuilder(SlicePool pool)
         _headers = headers;
     }
 
+    /// <summary>Copies a unit into the slice; the returned bytes (to patch in place) are valid until the next call.</summary>
     public Span<byte> Append(in ReadOnlySequence<byte> data)
     {
         var length = checked((int)data.Length);
@@ -42,6 +44,7 @@ internal sealed class SliceBuilder(SlicePool pool)
         return destination;
     }
 
+    /// <inheritdoc cref="Append(in ReadOnlySequence{byte})"/>
     public Span<byte> Append(ReadOnlySpan<byte> data)
     {
         var destination = Reserve(data.Length);
@@ -73,23 +76,29 @@ internal sealed class SliceBuilder(SlicePool pool)
         }
         var start = _hasTime ? _startTime : defaultTime;
         var end = _hasTime ? _endTime : defaultTime;
-        var slice = new Slice(pool, _buffer!, _length, sequence, start, end, _isKeyframe, _headers);
-        _buffer = null;
+        var chunk = _chunk!;
+        chunk.AddRef();
+        var slice = new Slice(chunk, _start, _length, sequence, start, end, _isKeyframe, _headers);
+        _start += _length;
         _length = 0;
         _hasTime = false;
         _isKeyframe = false;
         _headers = null;
+        if (_start == chunk.Capacity)
+        {
+            // Full: its array goes back as soon as its slices do.
+            ReleaseChunk();
+        }
         return slice;
     }
 
-    /// <summary>Drops what was accumulated (source gone mid-slice, mount closing).</summary>
+    /// <summary>
+    /// Drops what was accumulated (source gone mid-slice, feed switched, mount closing) and lets go of the
+    /// chunk: the ingest calls it whenever its feed ends, so no chunk outlives its slices.
+    /// </summary>
     public void Discard()
     {
-        if (_buffer is not null)
-        {
-            pool.Return(_buffer);
-            _buffer = null;
-        }
+        ReleaseChunk();
         _length = 0;
         _hasTime = false;
         _isKeyframe = false;
@@ -99,19 +108,38 @@ internal sealed class SliceBuilder(SlicePool pool)
     private Span<byte> Reserve(int length)
     {
         var needed = _length + length;
-        if (_buffer is null)
+        if (_chunk is null || _start + needed > _chunk.Capacity)
         {
-            _buffer = pool.Rent(Math.Max(needed, MinimumBuffer));
+            MoveToNewChunk(needed);
         }
-        else if (needed > _buffer.Length)
-        {
-            var larger = pool.Rent(Math.Max(needed, _buffer.Length * 2));
-            _buffer.AsSpan(0, _length).CopyTo(larger);
-            pool.Return(_buffer);
-            _buffer = larger;
-        }
-        var span = _buffer.AsSpan(_length, length);
+        var span = _chunk!.Array.AsSpan(_start + _length, length);
         _length = needed;
         return span;
+    }
+
+    /// <summary>Starts a chunk with room for <paramref name="needed"/> bytes and moves the part of the slice already written into it.</summary>
+    private void MoveToNewChunk(int needed)
+    {
+        // A slice larger than a shared chunk gets a chunk of its own, with room to double: a keyframe
+        // grows tag by tag, and should not be copied at every one.
+        var size = needed <= SliceChunk.Size ? SliceChunk.Size : Math.Max(needed, 2 * _length);
+        var chunk = SliceChunk.Rent(pool, size);
+        if (_chunk is not null)
+        {
+            _chunk.Array.AsSpan(_start, _length).CopyTo(chunk.Array);
+            _chunk.Release();
+        }
+        _chunk = chunk;
+        _start = 0;
+    }
+
+    private void ReleaseChunk()
+    {
+        if (_chunk is not null)
+        {
+            _chunk.Release();
+            _chunk = null;
+        }
+        _start = 0;
     }
 }
