@@ -165,14 +165,18 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
             {
                 timeout.CancelAfter(s_firstByteTimeout);
-                // Wait for the request without holding a buffer (a zero-byte receive completes on data or FIN).
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-            }
-            if (socket.Available == 0)
-            {
-                // Closed before saying anything.
-                socket.Dispose();
-                return;
+                // Wait for the request without holding a buffer: a zero-byte receive completes on data or FIN
+                // (and may wake without either: then it waits again).
+                while (socket.Available == 0)
+                {
+                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    if (socket.Available == 0 && socket.Poll(0, SelectMode.SelectRead))
+                    {
+                        // Readable with nothing to read: closed before saying anything.
+                        socket.Dispose();
+                        return;
+                    }
+                }
             }
             if (Peek(socket) is { } listener)
             {

@@ -39,7 +39,7 @@ internal abstract class ListenerConnection
 internal sealed class SocketListenerConnection(Socket socket, CancellationToken serverStopping) : ListenerConnection(socket)
 {
     // What a listener sends after its request is read and dropped here; nobody reads it.
-    private static readonly byte[] s_discard = new byte[4096];
+    private static readonly Memory<byte> s_discard = new byte[4096];
 
     private int _closed;
 
@@ -53,21 +53,10 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
     {
         try
         {
-            while (Volatile.Read(ref _closed) == 0)
+            // Only a FIN makes a receive return 0 (a zero-byte receive may also wake without data). The
+            // buffer is shared by every listener: what lands in it is never read.
+            while (await Socket.ReceiveAsync(s_discard, SocketFlags.None).ConfigureAwait(false) > 0)
             {
-                // A zero-byte receive waits for data or the peer's FIN without holding a buffer.
-                await Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                if (Socket.Available == 0)
-                {
-                    break;
-                }
-                while (Socket.Available > 0)
-                {
-                    if (Socket.Receive(s_discard, SocketFlags.None) == 0)
-                    {
-                        break;
-                    }
-                }
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
