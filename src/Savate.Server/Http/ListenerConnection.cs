@@ -24,10 +24,17 @@ internal abstract class ListenerConnection
     public abstract void Abort();
 
     /// <summary>
-    /// Completes with true when the peer is gone (its side closed, or a reset), discarding anything it sends;
-    /// with false when <see cref="StopWatching"/> or <see cref="CloseAsync"/> ended the watch first.
+    /// Runs until the peer is gone (its side closed, or a reset), discarding anything it sends, then cancels
+    /// <paramref name="gone"/> and aborts; or until <see cref="StopWatching"/> or <see cref="CloseAsync"/> ends it.
     /// </summary>
-    public abstract Task<bool> WatchAsync();
+    public abstract Task WatchAsync(CancellationTokenSource gone);
+
+    /// <summary>The peer went away: the listener ends, and a send in progress fails at once.</summary>
+    protected void OnPeerGone(CancellationTokenSource gone)
+    {
+        gone.Cancel();
+        Abort();
+    }
 
     public abstract void StopWatching();
 
@@ -49,7 +56,7 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
 
     public override void Abort() => Close();
 
-    public override async Task<bool> WatchAsync()
+    public override async Task WatchAsync(CancellationTokenSource gone)
     {
         try
         {
@@ -63,7 +70,10 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
         {
             // A reset, or closed by us.
         }
-        return Volatile.Read(ref _closed) == 0;
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            OnPeerGone(gone);
+        }
     }
 
     // The listener is done: closing the socket is what ends the pending receive.
@@ -106,7 +116,7 @@ internal sealed class KestrelListenerConnection(ConnectionContext connection, So
     /// Reads (and discards) whatever the client sends until its side closes: Kestrel's receive loop keeps
     /// running under the middleware, and its input completing is how a departed listener is noticed.
     /// </summary>
-    public override async Task<bool> WatchAsync()
+    public override async Task WatchAsync(CancellationTokenSource gone)
     {
         var input = connection.Transport.Input;
         try
@@ -117,19 +127,20 @@ internal sealed class KestrelListenerConnection(ConnectionContext connection, So
                 input.AdvanceTo(result.Buffer.End);
                 if (result.IsCanceled)
                 {
-                    return false;
+                    // Stopped from this side.
+                    return;
                 }
                 if (result.IsCompleted)
                 {
-                    return true;
+                    break;
                 }
             }
         }
         catch (Exception e) when (e is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException or InvalidOperationException)
         {
             // Reset or aborted: gone as well.
-            return true;
         }
+        OnPeerGone(gone);
     }
 
     public override void StopWatching() => connection.Transport.Input.CancelPendingRead();

@@ -14,6 +14,7 @@ internal static class RawListener
 {
     public static async Task HandleAsync(ListenerConnection connection, bool isHead, string? userAgent, MountRegistry registry, Mount mount)
     {
+        // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
         try
         {
@@ -32,7 +33,20 @@ internal static class RawListener
                 {
                     return;
                 }
-                await RunAsync(connection, sink, listener).ConfigureAwait(false);
+                using var gone = new CancellationTokenSource();
+                // The server stopping (or the transport aborting the connection) ends the listener too.
+                using var closed = connection.Closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), gone);
+                // A departed listener is noticed while it waits for data (a send would notice only later).
+                var watch = connection.WatchAsync(gone);
+                try
+                {
+                    await listener.RunAsync(gone.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    connection.StopWatching();
+                    await watch.ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -43,33 +57,6 @@ internal static class RawListener
         {
             await connection.CloseAsync().ConfigureAwait(false);
             sink.Dispose();
-        }
-    }
-
-    private static async Task RunAsync(ListenerConnection connection, SocketListenerSink sink, Listener listener)
-    {
-        using var gone = new CancellationTokenSource();
-        // The server stopping (or the transport aborting the connection) ends the listener too.
-        using var closed = connection.Closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), gone);
-        var watch = WatchAsync(connection, gone);
-        try
-        {
-            await listener.RunAsync(gone.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            connection.StopWatching();
-            await watch.ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>A departed listener is noticed while it waits for data (a send would notice only later).</summary>
-    private static async Task WatchAsync(ListenerConnection connection, CancellationTokenSource gone)
-    {
-        if (await connection.WatchAsync().ConfigureAwait(false))
-        {
-            gone.Cancel();
-            connection.Abort();
         }
     }
 

@@ -16,8 +16,9 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
 {
     private readonly ListenerConnection _connection;
     private readonly Socket _socket;
-    private readonly SocketSender _sender = new();
-    private readonly List<ArraySegment<byte>> _segments = new(17);
+    private readonly List<ArraySegment<byte>> _segments = new(Listener.MaxBatchSlices + 1);
+    // Only for a send the kernel could not take at once (a slow or stuck reader): most listeners never need one.
+    private SocketSender? _sender;
 
     public SocketListenerSink(ListenerConnection connection)
     {
@@ -31,6 +32,8 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
         try
         {
             _socket.NoDelay = true;
+            // Sends are tried at once and never wait in the kernel: what does not fit goes the async way.
+            _socket.Blocking = false;
             if (sendBuffer > 0)
             {
                 _socket.SendBufferSize = sendBuffer;
@@ -68,10 +71,43 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
     /// <summary>Aborting the connection disposes the socket, which fails a pending send at once.</summary>
     public void Abort() => _connection.Abort();
 
-    public void Dispose() => _sender.Dispose();
+    public void Dispose() => _sender?.Dispose();
 
-    private async ValueTask<bool> SendAsync()
+    /// <summary>
+    /// One non-blocking gather send (sendmsg) from the calling thread: with the send buffer capped, a reader
+    /// that keeps up always has room for a flush interval's bytes, so this is the whole send for nearly
+    /// every listener, with no socket operation object and no completion. Whatever the kernel did not take
+    /// is sent asynchronously.
+    /// </summary>
+    private ValueTask<bool> SendAsync()
     {
+        int sent;
+        SocketError error;
+        try
+        {
+            sent = _socket.Send(_segments, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            _segments.Clear();
+            return new ValueTask<bool>(false);
+        }
+        if (error == SocketError.Success && !Trim(sent))
+        {
+            _segments.Clear();
+            return new ValueTask<bool>(true);
+        }
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            _segments.Clear();
+            return new ValueTask<bool>(false);
+        }
+        return SendRestAsync();
+    }
+
+    private async ValueTask<bool> SendRestAsync()
+    {
+        _sender ??= new SocketSender();
         try
         {
             while (true)

@@ -35,8 +35,9 @@ internal enum ListenerEnd
 /// </summary>
 internal sealed class Listener
 {
-    // A batch holds at most this many slices; a listener catching up loops without waiting.
-    private const int MaxBatchSlices = 16;
+    // A batch holds at most this many slices (a flush interval's worth is one to three); a listener
+    // catching up loops without waiting.
+    public const int MaxBatchSlices = 8;
 
     // How long a listener may wait for its first keyframe before it is told the stream ended.
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);

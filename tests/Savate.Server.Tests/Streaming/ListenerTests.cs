@@ -358,16 +358,18 @@ public class ListenerTests
         var sink = new MemorySink();
         var run = new Listener(mount, sink, "test").RunAsync(CancellationToken.None);
         sink.Block();
-        for (var t = 40; t <= 400; t += 40)
+        // More than one batch's worth after the keyframe: the batch in flight is a full one.
+        var frames = Listener.MaxBatchSlices + 2;
+        for (var t = 40; t <= 40 * frames; t += 40)
         {
             Inter(mount, t);
         }
         await FlushAndWaitForWrite(sink);
-        Assert.Equal(10, sink.BatchSizes[^1]);
+        Assert.Equal(Listener.MaxBatchSlices, sink.BatchSizes[^1]);
 
         mount.Dispose();
         // The ring let go; the slices of the batch in flight are still held by the listener.
-        Assert.Equal(10, _pool.Outstanding);
+        Assert.Equal(Listener.MaxBatchSlices, _pool.Outstanding);
         sink.Abort();
 
         Assert.Equal(ListenerEnd.ClientGone, await Within(run));
