@@ -54,7 +54,26 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
 
     public override CancellationToken Closed => serverStopping;
 
-    public override void Abort() => Close();
+    /// <summary>
+    /// A reset, not a FIN: an evicted listener's socket may hold a capped send buffer's worth (seconds of
+    /// stream) the client would otherwise drain at its own pace before it noticed; the reset frees that
+    /// kernel memory and tells the client at once.
+    /// </summary>
+    public override void Abort()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            Socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        Socket.Dispose();
+    }
 
     public override async Task WatchAsync(CancellationTokenSource gone)
     {
