@@ -105,6 +105,9 @@ def ratio(a, b):
     return "n/a" if a in (None, -1) or b in (None, -1, 0) else f"{a / b:.2f}"
 rows = [
     ("listeners served", "served", "higher is better"),
+    ("rate ratio p1 (marker-aligned)", "rate_ratio_p1", "1.0 = the stream rate"),
+    ("rate ratio p50 (marker-aligned)", "rate_ratio_p50", "1.0 = the stream rate"),
+    ("delivered Gbit/s", "delivered_gbps", "higher is better"),
     ("first byte p99 (ms)", "ttfb_p99_ms", "lower is better"),
     ("latency p99 (ms)", "latency_p99_ms", "lower is better"),
     ("latency p50 (ms)", "latency_p50_ms", "lower is better"),

@@ -62,7 +62,7 @@ public class FlvDemuxBenchmarks
 [SimpleJob(RunStrategy.Throughput, warmupCount: 3, iterationCount: 5)]
 public class TsDemuxBenchmarks
 {
-    private const int Packets = 43_050;
+    private const int Packets = 42_975;
 
     private byte[] _data = [];
     private ReadOnlySequence<byte> _single;
