@@ -24,6 +24,16 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
     {
         _connection = connection;
         _socket = connection.Socket;
+        try
+        {
+            // Sends are tried at once and never wait in the kernel (a 503 included): what does not fit
+            // goes the async way.
+            _socket.Blocking = false;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone; the first send will say so.
+        }
     }
 
     /// <summary>Caps the kernel send buffer (see ListenerHandler) and sends each batch at once.</summary>
@@ -32,8 +42,6 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
         try
         {
             _socket.NoDelay = true;
-            // Sends are tried at once and never wait in the kernel: what does not fit goes the async way.
-            _socket.Blocking = false;
             if (sendBuffer > 0)
             {
                 _socket.SendBufferSize = sendBuffer;
