@@ -89,8 +89,6 @@ internal sealed class SyntheticSource
             var frameTicks = Stopwatch.Frequency / (double)fps;
 
             var length = _options.Format == StreamFormat.Flv ? WriteFlvPreamble(_frame.AsSpan(SendOffset)) : 0;
-            // Stream bytes sent so far (the body only, no chunk framing): where this round's bytes start.
-            long streamOffset = 0;
             for (long n = 0; !cancellationToken.IsCancellationRequested; n++)
             {
                 var due = start + (long)(n * frameTicks);
@@ -107,14 +105,14 @@ internal sealed class SyntheticSource
                 var keyframe = n % framesPerGop == 0;
                 var timeMs = (uint)(n * 1000 / fps);
                 var body = _frame.AsSpan(SendOffset + length);
-                // The frame follows whatever this round already holds (the FLV preamble, first round only).
-                var frameOffset = streamOffset + length;
+                // The frame follows the stream bytes sent so far (the body only, no chunk framing; this loop is
+                // their only writer) and whatever this round already holds (the FLV preamble, first round only).
+                var frameOffset = _bytesSent + length;
                 length += _options.Format == StreamFormat.Flv
                     ? WriteFlvFrame(body, frameOffset, keyframe, timeMs, keyframe ? keyBytes : pBytes, audioBytes)
                     : WriteTsFrame(body, frameOffset, keyframe, n, fps, keyframe ? keyBytes : pBytes, audioBytes);
                 var total = Frame(chunked, length, out var offset);
                 await socket.SendAsync(_frame.AsMemory(offset, total), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                streamOffset += length;
                 Interlocked.Add(ref _bytesSent, length);
                 Interlocked.Increment(ref _frames);
                 length = 0;

@@ -79,7 +79,7 @@ public static class SavateApp
         }
         if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
         {
-            var mount = MountPaths.IsReserved(path) ? null : registry.Find(path);
+            var mount = MountPaths.FindListenable(registry, path);
             return mount is null
                 ? HttpResponses.WritePlainAsync(context, 404, $"No mount {path}")
                 : ListenerHandler.HandleAsync(context, registry, mount);

@@ -214,7 +214,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             var peeked = socket.Receive(buffer, 0, PeekBytes, SocketFlags.Peek);
             var bytes = new ReadOnlySequence<byte>(buffer, 0, peeked);
             if (RawRequestHead.TryParse(bytes, out var head, out var end, listeners: true) != HeadDecision.Parsed
-                || !head!.IsListener || MountPaths.IsReserved(head.Path) || _registry.Find(head.Path) is not { } mount)
+                || head!.ListenerMount(_registry) is not { } mount)
             {
                 return null;
             }

@@ -59,21 +59,7 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
     /// stream) the client would otherwise drain at its own pace before it noticed; the reset frees that
     /// kernel memory and tells the client at once.
     /// </summary>
-    public override void Abort()
-    {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
-        {
-            return;
-        }
-        try
-        {
-            Socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-        Socket.Dispose();
-    }
+    public override void Abort() => Close(reset: true);
 
     public override async Task WatchAsync(CancellationTokenSource gone)
     {
@@ -96,15 +82,16 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
     }
 
     // The listener is done: closing the socket is what ends the pending receive.
-    public override void StopWatching() => Close();
+    public override void StopWatching() => Close(reset: false);
 
     public override ValueTask CloseAsync()
     {
-        Close();
+        Close(reset: false);
         return ValueTask.CompletedTask;
     }
 
-    private void Close()
+    /// <summary>Once: a reset (SO_LINGER 0), or as Kestrel does, a FIN after what is queued; then the descriptor goes.</summary>
+    private void Close(bool reset)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
@@ -112,8 +99,14 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
         }
         try
         {
-            // As Kestrel does: the FIN goes out after what is queued, then the descriptor is released.
-            Socket.Shutdown(SocketShutdown.Both);
+            if (reset)
+            {
+                Socket.LingerState = new LingerOption(true, 0);
+            }
+            else
+            {
+                Socket.Shutdown(SocketShutdown.Both);
+            }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {

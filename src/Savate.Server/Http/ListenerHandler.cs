@@ -60,16 +60,26 @@ internal static class ListenerHandler
     /// </summary>
     private static void CapSendBuffer(HttpContext context, int bytes)
     {
-        if (bytes > 0 && context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        if (context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
         {
-            try
-            {
-                socket.SendBufferSize = bytes;
-            }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
-            {
-                // The connection is already gone; the send loop will notice.
-            }
+            CapSendBuffer(socket, bytes);
+        }
+    }
+
+    /// <summary>Sets SO_SNDBUF to <paramref name="bytes"/> (0 leaves the kernel's default); a closed socket is left to the next send to notice.</summary>
+    public static void CapSendBuffer(System.Net.Sockets.Socket socket, int bytes)
+    {
+        if (bytes <= 0)
+        {
+            return;
+        }
+        try
+        {
+            socket.SendBufferSize = bytes;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // The connection is already gone; the next send will say so.
         }
     }
 }

@@ -47,8 +47,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
                     head = parsed;
                     input.AdvanceTo(headEnd);
                 }
-                else if (decision == HeadDecision.Parsed && parsed!.IsListener && !MountPaths.IsReserved(parsed.Path)
-                    && registry.Find(parsed.Path) is { } mount)
+                else if (decision == HeadDecision.Parsed && parsed!.ListenerMount(registry) is { } mount)
                 {
                     // Unknown paths stay Kestrel's (404); only known mounts are taken over.
                     head = parsed;
@@ -178,6 +177,9 @@ internal sealed class RawRequestHead
 
     /// <summary>GET or HEAD over HTTP/1.x: a listener, if the path is a mount.</summary>
     public bool IsListener => Method is "GET" or "HEAD" && Version is "HTTP/1.0" or "HTTP/1.1";
+
+    /// <summary>The mount this request listens to, when it is a GET or HEAD for a known mount.</summary>
+    public Mount? ListenerMount(MountRegistry registry) => IsListener ? MountPaths.FindListenable(registry, Path) : null;
 
     public bool IsHead => Method == "HEAD";
 

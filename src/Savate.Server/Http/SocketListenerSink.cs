@@ -36,23 +36,6 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
         }
     }
 
-    /// <summary>Caps the kernel send buffer (see ListenerHandler) and sends each batch at once.</summary>
-    public void Configure(int sendBuffer)
-    {
-        try
-        {
-            _socket.NoDelay = true;
-            if (sendBuffer > 0)
-            {
-                _socket.SendBufferSize = sendBuffer;
-            }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // The connection is already gone; the first send will say so.
-        }
-    }
-
     public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
     {
         _segments.Clear();
