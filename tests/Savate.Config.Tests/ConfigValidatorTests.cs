@@ -54,9 +54,34 @@ public sealed class ConfigValidatorTests : IDisposable
     [Fact]
     public void Parse_DuplicateMountPaths_ErrorNamesBoth()
     {
-        var error = SingleError("mounts:\n  - path: /a.flv\n  - path: /b.flv\n  - path: /A.flv\n");
+        var error = SingleError("mounts:\n  - path: /a.flv\n  - path: /b.flv\n  - path: /a.flv\n");
 
-        Assert.Equal("mounts[2] (/A.flv): path: \"/A.flv\" is already declared by mounts[0] (mount paths must be unique, ignoring case)", error);
+        Assert.Equal("mounts[2] (/a.flv): path: \"/a.flv\" is already declared by mounts[0] (mount paths must be unique; they are case-sensitive)", error);
+    }
+
+    [Fact]
+    public void Parse_MountPathsDifferingInCase_AreTwoMounts()
+    {
+        var config = ConfigLoader.Parse("mounts:\n  - path: /a.flv\n  - path: /A.flv\n", ".");
+
+        Assert.Equal(["/a.flv", "/A.flv"], config.Mounts.Select(m => m.Path));
+    }
+
+    [Theory]
+    [InlineData("//live.flv", "is not in its normal form (write /live.flv)")]
+    [InlineData("/live.flv/", "must not end with '/'")]
+    [InlineData("/./live.flv", "dot segments ('.', '..') are not allowed")]
+    [InlineData("/a/../live.flv", "dot segments ('.', '..') are not allowed")]
+    [InlineData("/live.flv;x", "must be visible ASCII without '?', '#', '%', ';' or '\\'")]
+    [InlineData("/live.flv%2F", "must be visible ASCII without '?', '#', '%', ';' or '\\'")]
+    [InlineData("/METRICS", "is reserved by the server")]
+    [InlineData("/Admin/x", "is reserved by the server")]
+    public void Parse_LookAlikeMountPath_Error(string path, string expected)
+    {
+        var error = SingleError($"mounts:\n  - path: \"{path}\"\n");
+
+        Assert.StartsWith($"mounts[0] ({path}): path: \"{path}\"", error);
+        Assert.Contains(expected, error);
     }
 
     [Theory]
@@ -339,7 +364,7 @@ public sealed class ConfigValidatorTests : IDisposable
                 "mounts[0] (/live.flv): buffer-bytes: 1024 must be at least 64KiB",
                 $"mounts[0] (/live.flv): fallback[0]: file: \"nope.flv\" not found (looked for {Path.Combine(_dir.Path, "nope.flv")})",
                 "mounts[1] (live2.flv): path: \"live2.flv\" must start with '/' (e.g. /live.flv)",
-                "mounts[2] (/live.flv): path: \"/live.flv\" is already declared by mounts[0] (mount paths must be unique, ignoring case)",
+                "mounts[2] (/live.flv): path: \"/live.flv\" is already declared by mounts[0] (mount paths must be unique; they are case-sensitive)",
                 "relays[0] (/r.flv): upstreams: give at least one URL (e.g. http://master:8000/r.flv)",
                 "master: url: \"nope\" is not an absolute http or https URL (e.g. http://master:8000)",
             ],

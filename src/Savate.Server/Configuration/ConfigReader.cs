@@ -21,6 +21,7 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
     [
         "listen", "source-password", "relay-password", "admin-password", "max-listeners", "dynamic-mounts",
         "source-timeout", "flush-interval", "listener-send-buffer", "access-log", "mount-defaults",
+        "request-head-timeout", "max-pending-connections", "max-pending-per-address",
     ];
 
     private static readonly string[] s_mountKeys =
@@ -174,6 +175,15 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
                         }
                     }
 
+                    break;
+                case "request-head-timeout":
+                    server = server with { RequestHeadTimeout = Duration(value, Context, key) ?? server.RequestHeadTimeout };
+                    break;
+                case "max-pending-connections":
+                    server = server with { MaxPendingConnections = Int(value, Context, key) ?? server.MaxPendingConnections };
+                    break;
+                case "max-pending-per-address":
+                    server = server with { MaxPendingPerAddress = Int(value, Context, key) ?? server.MaxPendingPerAddress };
                     break;
                 case "mount-defaults":
                     server = server with { MountDefaults = ReadMountKeys(value, server.MountDefaults, "server.mount-defaults", isDefaults: true).Mount };

@@ -16,9 +16,6 @@ internal static class ConfigValidator
     private static readonly TimeSpan s_minFlushInterval = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan s_maxFlushInterval = TimeSpan.FromSeconds(1);
 
-    /// <summary>Paths the server serves itself; a mount there would never be reached (routing ignores case).</summary>
-    private static readonly string[] s_reservedPaths = ["/status.json", "/status", "/admin", "/metrics"];
-
     /// <param name="config">The config to check.</param>
     /// <param name="explicitMountKeys">
     /// For each declared mount, the keys it set itself. A check on keys that all came from mount-defaults is skipped
@@ -30,7 +27,7 @@ internal static class ConfigValidator
         ValidateServer(config.Server, errors);
         ValidateMount(config.MountDefaults(), DefaultsContext, keys: null, errors);
 
-        var declared = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var declared = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < config.Mounts.Count; i++)
         {
             var mount = config.Mounts[i];
@@ -43,15 +40,15 @@ internal static class ConfigValidator
                 }
                 else if (!declared.Add(mount.Path))
                 {
-                    var first = config.Mounts.Select((m, j) => (m, j)).First(x => string.Equals(x.m.Path, mount.Path, StringComparison.OrdinalIgnoreCase)).j;
-                    errors.Add($"{context}: path: \"{mount.Path}\" is already declared by mounts[{first}] (mount paths must be unique, ignoring case)");
+                    var first = config.Mounts.Select((m, j) => (m, j)).First(x => string.Equals(x.m.Path, mount.Path, StringComparison.Ordinal)).j;
+                    errors.Add($"{context}: path: \"{mount.Path}\" is already declared by mounts[{first}] (mount paths must be unique; they are case-sensitive)");
                 }
             }
 
             ValidateMount(mount, context, i < explicitMountKeys.Count ? explicitMountKeys[i] : null, errors);
         }
 
-        var relayed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var relayed = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < config.Relays.Count; i++)
         {
             var relay = config.Relays[i];
@@ -64,7 +61,7 @@ internal static class ConfigValidator
         }
 
         // A relayed mount exists whether or not it is declared under mounts, so it is a valid fallback target.
-        var known = new HashSet<string>(declared, StringComparer.OrdinalIgnoreCase);
+        var known = new HashSet<string>(declared, StringComparer.Ordinal);
         known.UnionWith(relayed);
         ValidateFallbackTargets(config.MountDefaults(), DefaultsContext, known, keys: null, errors);
         for (var i = 0; i < config.Mounts.Count; i++)
@@ -109,6 +106,25 @@ internal static class ConfigValidator
         if (server.SourceTimeout <= TimeSpan.Zero)
         {
             errors.Add($"{Context}: source-timeout: {Format(server.SourceTimeout)} must be greater than 0 (e.g. 10s)");
+        }
+
+        if (server.RequestHeadTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{Context}: request-head-timeout: {Format(server.RequestHeadTimeout)} must be greater than 0 (e.g. 10s)");
+        }
+
+        if (server.MaxPendingConnections < 1)
+        {
+            errors.Add($"{Context}: max-pending-connections: {server.MaxPendingConnections} must be at least 1 (e.g. 2000)");
+        }
+
+        if (server.MaxPendingPerAddress < 1)
+        {
+            errors.Add($"{Context}: max-pending-per-address: {server.MaxPendingPerAddress} must be at least 1 (e.g. 64)");
+        }
+        else if (server.MaxPendingPerAddress > server.MaxPendingConnections && server.MaxPendingConnections >= 1)
+        {
+            errors.Add($"{Context}: max-pending-per-address: {server.MaxPendingPerAddress} must not exceed max-pending-connections ({server.MaxPendingConnections})");
         }
 
         if (server.FlushInterval < s_minFlushInterval || server.FlushInterval > s_maxFlushInterval)
@@ -196,7 +212,7 @@ internal static class ConfigValidator
             }
 
             var where = $"{context}: fallback[{i}]: mount";
-            if (context != DefaultsContext && string.Equals(target, mount.Path, StringComparison.OrdinalIgnoreCase))
+            if (context != DefaultsContext && string.Equals(target, mount.Path, StringComparison.Ordinal))
             {
                 // Checked even when inherited: mount-defaults can't know which mount it will be applied to.
                 var fix = inherited ? " (inherited from mount-defaults; set this mount's own fallback, e.g. fallback: [])" : "";
@@ -212,7 +228,7 @@ internal static class ConfigValidator
     /// <summary>Finds fallback chains that loop (a → b → a); each loop is reported once, on its first mount in file order.</summary>
     private static void ValidateFallbackCycles(SavateConfig config, HashSet<string> relayed, List<string> errors)
     {
-        var comparer = StringComparer.OrdinalIgnoreCase;
+        var comparer = StringComparer.Ordinal;
         var edges = new Dictionary<string, List<string>>(comparer);
         var order = new List<string>();
         var contexts = new Dictionary<string, string>(comparer);
@@ -338,35 +354,8 @@ internal static class ConfigValidator
         }
     }
 
-    /// <summary>Why <paramref name="path"/> can't be a mount path, or null when it can.</summary>
-    private static string? CheckPath(string path)
-    {
-        if (!path.StartsWith('/'))
-        {
-            return $"\"{path}\" must start with '/' (e.g. /live.flv)";
-        }
-
-        if (path.Length == 1)
-        {
-            return "\"/\" needs a name after the '/' (e.g. /live.flv)";
-        }
-
-        if (path.Any(c => char.IsWhiteSpace(c) || c is '?' or '#'))
-        {
-            return $"\"{path}\" must not contain whitespace, '?' or '#'";
-        }
-
-        foreach (var reserved in s_reservedPaths)
-        {
-            if (string.Equals(path, reserved, StringComparison.OrdinalIgnoreCase)
-                || (reserved == "/admin" && path.StartsWith("/admin/", StringComparison.OrdinalIgnoreCase)))
-            {
-                return $"\"{path}\" is reserved by the server ({string.Join(", ", s_reservedPaths)} and /admin/...); choose another path";
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Why <paramref name="path"/> can't be a mount path, or null when it can: the one rule routing and dynamic mounts use too.</summary>
+    private static string? CheckPath(string path) => Http.MountPaths.CheckMountPath(path);
 
     private static bool IsHttpUrl(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri)

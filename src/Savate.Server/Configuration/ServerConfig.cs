@@ -30,6 +30,24 @@ public sealed record ServerConfig
     /// <summary>yaml <c>listener-send-buffer</c> (size syntax): SO_SNDBUF of listener sockets, 0 = kernel default. Default: 256 KiB.</summary>
     public int ListenerSendBuffer { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// yaml <c>request-head-timeout</c>: a connection's whole request head must arrive within this long of its accept, whoever
+    /// reads it (front door, connection middleware, Kestrel); else 408 and close. Default: 10s (HAProxy's <c>timeout http-request</c>).
+    /// </summary>
+    public TimeSpan RequestHeadTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// yaml <c>max-pending-connections</c>: connections that have not finished their request head, server-wide; over it the oldest
+    /// is shed. Default: 2000 (a join storm of 1,000 players a second finishes its heads in milliseconds).
+    /// </summary>
+    public int MaxPendingConnections { get; init; } = 2000;
+
+    /// <summary>
+    /// yaml <c>max-pending-per-address</c>: connections from one client address that have not finished their request head; over
+    /// it new ones from that address are closed at accept. Default: 64 (a NAT of players joining at once stays far below).
+    /// </summary>
+    public int MaxPendingPerAddress { get; init; } = 64;
+
     /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
     public string? AccessLog { get; init; }
 

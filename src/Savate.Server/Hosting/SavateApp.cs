@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -30,6 +31,7 @@ public static class SavateApp
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<ConnectionGate>();
         builder.Services.AddSingleton<RawSourceMiddleware>();
         // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
         builder.Services.AddSingleton<IConnectionListenerFactory, FrontDoorTransportFactory>();
@@ -43,6 +45,12 @@ public static class SavateApp
             options.Limits.MinResponseDataRate = null;
             options.Limits.MaxConcurrentConnections = null;
             options.Limits.MaxConcurrentUpgradedConnections = null;
+            // The first head of a connection is read by RawSourceMiddleware under these same limits (Http/ConnectionGate.cs);
+            // these are for the next requests of a kept-alive connection, which Kestrel reads itself.
+            options.Limits.RequestHeadersTimeout = config.Server.RequestHeadTimeout;
+            options.Limits.MaxRequestLineSize = RequestHeadLimits.MaxRequestLine;
+            options.Limits.MaxRequestHeadersTotalSize = RequestHeadLimits.MaxHead;
+            options.Limits.MaxRequestHeaderCount = RequestHeadLimits.MaxHeaders;
             options.ConfigureEndpointDefaults(listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
@@ -63,8 +71,16 @@ public static class SavateApp
 
     private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, ILogger logger)
     {
-        var path = context.Request.Path.Value ?? "/";
         var method = context.Request.Method;
+        // The one normalisation of paths (Http/MountPaths.cs), on the target as sent: Kestrel's own would resolve
+        // dot segments and keep '//' and ';', so two spellings could name one mount and one spelling two.
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+        if (!RequestPath.TryNormalize(target, out var path, out var pathError))
+        {
+            return target == "*" && HttpMethods.IsOptions(method)
+                ? Options(context)
+                : HttpResponses.WritePlainAsync(context, 400, $"Bad path {target}: {pathError}");
+        }
         if (path == "/status.json" && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
         {
             return StatusHandler.WriteAsync(context, registry, relays.Statuses);
@@ -86,14 +102,19 @@ public static class SavateApp
         }
         if (HttpMethods.IsOptions(method))
         {
-            context.Response.StatusCode = 204;
-            context.Response.Headers.AccessControlAllowOrigin = "*";
-            context.Response.Headers.AccessControlAllowMethods = "GET, HEAD, OPTIONS";
-            context.Response.Headers.AccessControlAllowHeaders = "Range, Authorization";
-            return Task.CompletedTask;
+            return Options(context);
         }
         context.Response.Headers.Allow = "GET, HEAD, PUT, POST, SOURCE, OPTIONS";
         return HttpResponses.WritePlainAsync(context, 405, $"{method} is not allowed here");
+    }
+
+    private static Task Options(HttpContext context)
+    {
+        context.Response.StatusCode = 204;
+        context.Response.Headers.AccessControlAllowOrigin = "*";
+        context.Response.Headers.AccessControlAllowMethods = "GET, HEAD, OPTIONS";
+        context.Response.Headers.AccessControlAllowHeaders = "Range, Authorization";
+        return Task.CompletedTask;
     }
 
     private static async Task HandleSourceAsync(HttpContext context, MountRegistry registry, ILogger logger, string path)

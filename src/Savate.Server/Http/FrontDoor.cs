@@ -20,13 +20,13 @@ namespace Savate.Server.Http;
 /// listeners, docs/benchmarks.md).
 /// </summary>
 internal sealed class FrontDoorTransportFactory(
-    IOptions<SocketTransportOptions> options, MountRegistry registry, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+    IOptions<SocketTransportOptions> options, MountRegistry registry, ConnectionGate gate, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var listener = new FrontDoorListener(endpoint, options.Value, registry, loggers.CreateLogger<FrontDoorListener>());
+        var listener = new FrontDoorListener(endpoint, options.Value, registry, gate, loggers.CreateLogger<FrontDoorListener>());
         listener.Start();
         return new ValueTask<IConnectionListener>(listener);
     }
@@ -37,12 +37,10 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     // A request head that does not fit here is not a player's GET: Kestrel answers it.
     private const int PeekBytes = 4096;
 
-    // A client that connects and says nothing is closed after this long.
-    private static readonly TimeSpan s_firstByteTimeout = TimeSpan.FromSeconds(10);
-
     private readonly Socket _listenSocket;
     private readonly SocketConnectionContextFactory _factory;
     private readonly MountRegistry _registry;
+    private readonly ConnectionGate _gate;
     private readonly ILogger _logger;
     private readonly bool _noDelay;
     private readonly Channel<Socket> _handoff = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = true });
@@ -50,9 +48,10 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     private Task _acceptLoop = Task.CompletedTask;
     private long _lastAcceptErrorLog;
 
-    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ILogger logger)
+    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ConnectionGate gate, ILogger logger)
     {
         _registry = registry;
+        _gate = gate;
         _logger = logger;
         _noDelay = options.NoDelay;
         _listenSocket = (options.CreateBoundListenSocket ?? SocketTransportOptions.CreateDefaultBoundListenSocket)(endpoint);
@@ -88,6 +87,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                     catch (Exception e) when (e is SocketException or ObjectDisposedException)
                     {
                         // Gone before Kestrel could take it.
+                        _gate.Track(socket).Dispose();
                         socket.Dispose();
                     }
                 }
@@ -112,6 +112,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         _stopping.Cancel();
         while (_handoff.Reader.TryRead(out var socket))
         {
+            _gate.Track(socket).Dispose();
             socket.Dispose();
         }
         _factory.Dispose();
@@ -139,9 +140,14 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             catch (SocketException e)
             {
                 // A reset before accept, or out of descriptors: logged at most once a second, and the
-                // loop goes on (out of descriptors, after a pause, so it does not spin).
+                // loop goes on (out of descriptors, after shedding the oldest unfinished requests and a
+                // pause, so it does not spin). Nothing here ends the accept loop but the listen socket's close.
                 if (e.SocketErrorCode != SocketError.ConnectionReset)
                 {
+                    if (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                    {
+                        _gate.OnOutOfDescriptors();
+                    }
                     var now = Environment.TickCount64;
                     if (now - _lastAcceptErrorLog > 1000)
                     {
@@ -152,19 +158,47 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                 }
                 continue;
             }
-            _ = TriageAsync(socket);
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever else accept may throw: logged, and accepting goes on.
+                AcceptFailed(_logger, SocketError.SocketError, e.Message);
+                await Task.Delay(10).ConfigureAwait(false);
+                continue;
+            }
+            var pending = _gate.TryAdmit(socket);
+            if (pending is null)
+            {
+                // Over its address's cap, or near the descriptor limit: a reset frees the descriptor at once.
+                Refuse(socket);
+                continue;
+            }
+            _ = TriageAsync(socket, pending);
         }
         _handoff.Writer.TryComplete();
     }
 
-    private async Task TriageAsync(Socket socket)
+    private static void Refuse(Socket socket)
     {
         try
         {
+            socket.Close(0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+        }
+    }
+
+    private async Task TriageAsync(Socket socket, PendingConnection pending)
+    {
+        var handedOff = false;
+        try
+        {
             socket.NoDelay = _noDelay;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            // The head's deadline runs from the accept (request-head-timeout), here and then in the connection
+            // middleware if the head is not whole yet; the gate may shed the connection meanwhile.
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, pending.Token))
             {
-                timeout.CancelAfter(s_firstByteTimeout);
                 // Wait for the request without holding a buffer: a zero-byte receive completes on data or FIN
                 // (and may wake without either: then it waits again).
                 while (socket.Available == 0)
@@ -180,11 +214,14 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             }
             if (Peek(socket) is { } listener)
             {
+                pending.Dispose();
                 await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.IsHead, listener.UserAgent, _registry, listener.Mount)
                     .ConfigureAwait(false);
                 return;
             }
-            if (!_handoff.Writer.TryWrite(socket))
+            // Still pending: the connection middleware reads the rest of its head under the same deadline.
+            handedOff = _handoff.Writer.TryWrite(socket);
+            if (!handedOff)
             {
                 // Unbound meanwhile.
                 socket.Dispose();
@@ -200,6 +237,13 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             TriageFailed(_logger, e);
             socket.Dispose();
         }
+        finally
+        {
+            if (!handedOff)
+            {
+                pending.Dispose();
+            }
+        }
     }
 
     /// <summary>
@@ -213,9 +257,19 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         {
             var peeked = socket.Receive(buffer, 0, PeekBytes, SocketFlags.Peek);
             var bytes = new ReadOnlySequence<byte>(buffer, 0, peeked);
-            if (RawRequestHead.TryParse(bytes, out var head, out var end, listeners: true) != HeadDecision.Parsed
-                || head!.ListenerMount(_registry) is not { } mount)
+            RawRequestHead? head;
+            SequencePosition end;
+            Mount? mount;
+            try
             {
+                if (!RawRequestHead.TryParse(bytes, out head, out end) || head.IsRawSource || (mount = head.ListenerMount(_registry)) is null)
+                {
+                    return null;
+                }
+            }
+            catch (BadRequestHeadException)
+            {
+                // The connection middleware answers it (one place for 400, 414 and 431).
                 return null;
             }
             // The head is in the socket's buffer already: these reads do not wait.

@@ -17,74 +17,147 @@ namespace Savate.Server.Http;
 /// answered here and streamed straight from the ring (<see cref="RawListener"/>). It peeks at the request
 /// head without consuming it; anything else goes on to Kestrel untouched.
 /// </summary>
-internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSourceMiddleware> logger)
+internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, ILogger<RawSourceMiddleware> logger)
 {
-    // Request heads are small; a longer one is Kestrel's to refuse (431).
-    private const int MaxHeadBytes = 16 * 1024;
+    // After refusing a head, what the client already sent is read and dropped for this long (at most this
+    // much), so that closing does not reset the connection before the client has read the answer.
+    private static readonly TimeSpan s_drainTime = TimeSpan.FromSeconds(1);
+    private const long DrainBytes = 256 * 1024;
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var (head, listenerMount, socket) = await ReadHeadAsync(connection).ConfigureAwait(false);
+        if (head is null)
+        {
+            // Refused, timed out, shed or gone: answered (or not) and closed already.
+            return;
+        }
+        if (head.IsRawSource)
+        {
+            await HandleAsync(connection, head).ConfigureAwait(false);
+        }
+        else if (listenerMount is not null)
+        {
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head.IsHead, head.UserAgent, registry, listenerMount).ConfigureAwait(false);
+        }
+        else
+        {
+            await next(connection).ConfigureAwait(false);
+        }
+    }
+
+    // Stands for "not HTTP/1 in clear text" (a TLS handshake): Kestrel's, untouched.
+    private static readonly RawRequestHead s_notHttp = new() { Method = "", Target = "", Version = "" };
+
+    /// <summary>
+    /// Reads the first request head of a connection under its deadline (request-head-timeout from the accept)
+    /// and the caps of <see cref="RequestHeadLimits"/>. Returns the head with the pipe advanced past it when it
+    /// is served here (a raw source or listener), or with nothing consumed when it is Kestrel's, so Kestrel
+    /// parses the same bytes at once. Null when the connection was answered with an error (400, 408, 414, 431)
+    /// or dropped.
+    /// </summary>
+    private async Task<(RawRequestHead? Head, Mount? ListenerMount, System.Net.Sockets.Socket? Socket)> ReadHeadAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         // Raw listeners write to the socket itself: only over a plain TCP socket (not TLS, not a test transport).
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         var rawListeners = socket is not null && connection.Features.Get<ITlsConnectionFeature>() is null;
-        RawRequestHead? head = null;
-        Mount? listenerMount = null;
+        using var pending = gate.Track(socket);
+        var reader = default(RequestHeadReader);
         try
         {
             while (true)
             {
-                var result = await input.ReadAsync(connection.ConnectionClosed).ConfigureAwait(false);
+                var result = await input.ReadAsync(pending.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                var decision = RawRequestHead.TryParse(buffer, out var parsed, out var headEnd, rawListeners);
-                if (decision == HeadDecision.NeedMore && !result.IsCompleted && buffer.Length < MaxHeadBytes)
+                if (reader.Examined == 0 && !buffer.IsEmpty && buffer.FirstSpan[0] == 0x16)
                 {
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                    continue;
-                }
-                if (decision == HeadDecision.Parsed && parsed!.IsRawSource)
-                {
-                    head = parsed;
-                    input.AdvanceTo(headEnd);
-                }
-                else if (decision == HeadDecision.Parsed && parsed!.ListenerMount(registry) is { } mount)
-                {
-                    // Unknown paths stay Kestrel's (404); only known mounts are taken over.
-                    head = parsed;
-                    listenerMount = mount;
-                    input.AdvanceTo(headEnd);
-                }
-                else
-                {
-                    // Consume nothing and examine nothing: Kestrel's first read sees the same bytes at once.
+                    // A TLS ClientHello: Kestrel's (and its handshake timeout's).
                     input.AdvanceTo(buffer.Start);
+                    return (s_notHttp, null, socket);
                 }
-                break;
+                RawRequestHead? head;
+                SequencePosition end;
+                try
+                {
+                    if (!reader.TryRead(buffer, out head, out end))
+                    {
+                        if (result.IsCompleted)
+                        {
+                            // Closed in the middle of its head.
+                            input.AdvanceTo(buffer.End);
+                            return default;
+                        }
+                        input.AdvanceTo(buffer.Start, buffer.End);
+                        continue;
+                    }
+                }
+                catch (BadRequestHeadException e)
+                {
+                    input.AdvanceTo(buffer.End);
+                    await RefuseAsync(connection, e.StatusCode, BadRequestHeadException.Describe(e.Reason)).ConfigureAwait(false);
+                    return default;
+                }
+                if (head.Path is null && (head.Target != "*" || head.IsRawSource))
+                {
+                    input.AdvanceTo(buffer.End);
+                    await RefuseAsync(connection, 400, $"Bad path {head.Target}: {head.PathError}").ConfigureAwait(false);
+                    return default;
+                }
+                // Unknown paths stay Kestrel's (404); only known mounts are taken over.
+                var listenerMount = rawListeners && !head.IsRawSource ? head.ListenerMount(registry) : null;
+                // Served here: the head is consumed. Kestrel's: consume and examine nothing, so its first read sees the same bytes at once.
+                input.AdvanceTo(head.IsRawSource || listenerMount is not null ? end : buffer.Start);
+                return (head, listenerMount, socket);
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (pending.End == PendingEnd.TimedOut)
         {
-            return;
+            await RefuseAsync(connection, 408, $"The request head did not arrive within {gate.Timeout.TotalSeconds:0.###} s").ConfigureAwait(false);
+            return default;
         }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException)
+        {
+            // Shed by the gate, reset by the peer, or the server is stopping.
+            connection.Abort(new ConnectionAbortedException("Request head not finished"));
+            return default;
+        }
+    }
 
-        if (head is null)
+    /// <summary>Answers a head that will not be read, logs it (rate-limited), and lets the client read the answer before the close.</summary>
+    private async Task RefuseAsync(ConnectionContext connection, int statusCode, string reason)
+    {
+        var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
+        gate.OnBadHead(remote, ConnectionGate.AddressOf(connection.RemoteEndPoint), $"{statusCode} {reason}");
+        try
         {
-            await next(connection).ConfigureAwait(false);
-            return;
+            await connection.Transport.Output.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", statusCode, reason)).ConfigureAwait(false);
+            using var drain = new CancellationTokenSource(s_drainTime);
+            var input = connection.Transport.Input;
+            for (long drained = 0; drained < DrainBytes;)
+            {
+                var result = await input.ReadAsync(drain.Token).ConfigureAwait(false);
+                drained += result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
         }
-        if (listenerMount is not null)
+        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException or InvalidOperationException)
         {
-            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head.IsHead, head.UserAgent, registry, listenerMount).ConfigureAwait(false);
-            return;
+            // Gone, or it keeps sending: the close will do.
         }
-        await HandleAsync(connection, head).ConfigureAwait(false);
+        await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+        await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
     }
 
     private async Task HandleAsync(ConnectionContext connection, RawRequestHead head)
     {
         var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         var transport = new RawSourceTransport(connection, head);
-        var admission = SourceAdmission.Admit(registry, head.Path, head.Authorization, head.ContentType, remote, head.UserAgent);
+        var admission = SourceAdmission.Admit(registry, head.Path!, head.Authorization, head.ContentType, remote, head.UserAgent);
         try
         {
             if (!admission.IsAccepted)
@@ -150,145 +223,5 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
                 // The peer is gone; the body read will say so.
             }
         }
-    }
-}
-
-internal enum HeadDecision
-{
-    NeedMore,
-    Parsed,
-    NotHttp,
-}
-
-/// <summary>A request head, parsed just enough to route a raw source.</summary>
-internal sealed class RawRequestHead
-{
-    public required string Method { get; init; }
-    public required string Path { get; init; }
-    public required string Version { get; init; }
-    public string? Authorization { get; init; }
-    public string? ContentType { get; init; }
-    public string? UserAgent { get; init; }
-    public bool ExpectsContinue { get; init; }
-    public bool HasLength { get; init; }
-
-    /// <summary>SOURCE always; PUT/POST only without any body framing.</summary>
-    public bool IsRawSource => Method == "SOURCE" || (Method is "PUT" or "POST" && !HasLength);
-
-    /// <summary>GET or HEAD over HTTP/1.x: a listener, if the path is a mount.</summary>
-    public bool IsListener => Method is "GET" or "HEAD" && Version is "HTTP/1.0" or "HTTP/1.1";
-
-    /// <summary>The mount this request listens to, when it is a GET or HEAD for a known mount.</summary>
-    public Mount? ListenerMount(MountRegistry registry) => IsListener ? MountPaths.FindListenable(registry, Path) : null;
-
-    public bool IsHead => Method == "HEAD";
-
-    public string ResponseVersion => Version == "HTTP/1.1" ? "HTTP/1.1" : "HTTP/1.0";
-
-    /// <summary>
-    /// Parses a request head that may be a raw source (and, with <paramref name="listeners"/>, a GET or HEAD);
-    /// anything else is <see cref="HeadDecision.NotHttp"/> as soon as its method shows.
-    /// </summary>
-    public static HeadDecision TryParse(in ReadOnlySequence<byte> buffer, out RawRequestHead? head, out SequencePosition end, bool listeners = false)
-    {
-        head = null;
-        end = buffer.Start;
-        Span<byte> start = stackalloc byte[7];
-        var startLength = (int)Math.Min(buffer.Length, start.Length);
-        buffer.Slice(0, startLength).CopyTo(start);
-        start = start[..startLength];
-        if (!StartsWithAny(start, s_sourceMethods) && !(listeners && StartsWithAny(start, s_listenerMethods)))
-        {
-            return HeadDecision.NotHttp;
-        }
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> headBytes, "\r\n\r\n"u8, advancePastDelimiter: true))
-        {
-            return HeadDecision.NeedMore;
-        }
-        end = reader.Position;
-        var text = Encoding.Latin1.GetString(headBytes);
-        var lines = text.Split("\r\n");
-        var requestLine = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (requestLine.Length != 3)
-        {
-            return HeadDecision.NotHttp;
-        }
-        string? authorization = null, contentType = null, userAgent = null;
-        var expects = false;
-        var hasLength = false;
-        foreach (var line in lines.AsSpan(1))
-        {
-            var colon = line.IndexOf(':');
-            if (colon <= 0)
-            {
-                continue;
-            }
-            var name = line[..colon].Trim();
-            var value = line[(colon + 1)..].Trim();
-            if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
-            {
-                authorization = value;
-            }
-            else if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
-            {
-                contentType = value;
-            }
-            else if (name.Equals("User-Agent", StringComparison.OrdinalIgnoreCase))
-            {
-                userAgent = value;
-            }
-            else if (name.Equals("Expect", StringComparison.OrdinalIgnoreCase))
-            {
-                expects = value.Equals("100-continue", StringComparison.OrdinalIgnoreCase);
-            }
-            else if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
-            {
-                hasLength = true;
-            }
-        }
-        var target = requestLine[1];
-        if (Uri.TryCreate(target, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
-        {
-            target = absolute.AbsolutePath;
-        }
-        var query = target.IndexOfAny(['?', '#']);
-        head = new RawRequestHead
-        {
-            Method = requestLine[0],
-            Path = Uri.UnescapeDataString(query >= 0 ? target[..query] : target),
-            Version = requestLine[2],
-            Authorization = authorization,
-            ContentType = contentType,
-            UserAgent = userAgent,
-            ExpectsContinue = expects,
-            HasLength = hasLength,
-        };
-        return HeadDecision.Parsed;
-    }
-
-    private static readonly string[] s_sourceMethods = ["SOURCE ", "PUT ", "POST "];
-    private static readonly string[] s_listenerMethods = ["GET ", "HEAD "];
-
-    private static bool StartsWithAny(ReadOnlySpan<byte> start, string[] methods)
-    {
-        foreach (var method in methods)
-        {
-            var length = Math.Min(start.Length, method.Length);
-            var matches = true;
-            for (var i = 0; i < length; i++)
-            {
-                if (start[i] != method[i])
-                {
-                    matches = false;
-                    break;
-                }
-            }
-            if (matches)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 }

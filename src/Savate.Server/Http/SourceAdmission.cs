@@ -69,20 +69,3 @@ internal static class SourceAdmission
         _ => "FLV or MPEG-TS",
     };
 }
-
-/// <summary>Paths that are the server's own and cannot be mounts.</summary>
-internal static class MountPaths
-{
-    public static bool IsReserved(string path) =>
-        path is "/status.json" or "/status" or "/metrics" or "/admin" || path.StartsWith("/admin/", StringComparison.Ordinal);
-
-    /// <summary>The mount a listener asking for <paramref name="path"/> gets, or null (unknown or reserved: a 404).</summary>
-    public static Mount? FindListenable(MountRegistry registry, string path) => IsReserved(path) ? null : registry.Find(path);
-
-    public static bool IsValidDynamic(string path) =>
-        path.Length is > 1 and <= 256
-        && path[0] == '/'
-        && !IsReserved(path)
-        && !path.Contains("..", StringComparison.Ordinal)
-        && path.All(c => c > ' ' && c < 0x7F && c is not ('?' or '#' or '%' or '\\'));
-}

@@ -61,7 +61,7 @@ internal static class StatusHandler
             mount.Playing,
             mount.Switches,
             source is not null,
-            source is null ? null : new SourceStatus(source.Remote, source.UserAgent, source.ConnectedAt, source.BytesIn),
+            source is null ? null : new SourceStatus(source.ConnectedAt, source.BytesIn),
             mount.IsDynamic,
             mount.IsRelayed,
             mount.Headers?.Codecs.ToArray() ?? [],
@@ -85,7 +85,8 @@ internal sealed record RelayStatusDto(string Mount, string State, string? Upstre
 
 internal sealed record ServerStatus(string Name, string Version, DateTimeOffset Started, long UptimeSeconds, int Listeners, int MaxListeners, int Sources, long BufferBytes);
 
-internal sealed record SourceStatus(string Remote, string? UserAgent, DateTimeOffset ConnectedAt, long BytesIn);
+/// <summary>A mount's source, as anyone may see it: not its address nor its user agent (for an authenticated admin API).</summary>
+internal sealed record SourceStatus(DateTimeOffset ConnectedAt, long BytesIn);
 
 internal sealed record RingStatus(int Slices, long Bytes, long DurationMs, long Head);
 

@@ -6,7 +6,7 @@ namespace Savate.Server.Http;
 
 /// <summary>
 /// GET /admin/streamlist.txt: the Icecast master/slave format (one mount path per line), so that Savate
-/// and Icecast 2.4 slaves can discover this server's mounts. Guarded by server.relay-password (user "relay").
+/// and Icecast 2.4 slaves can discover this server's mounts. Guarded by server.relay-password (user "relay"); refused (403) when it is unset.
 /// Lists the declared mounts, the relayed ones (a slave is a master for the slaves below it), and the
 /// dynamic ones while they can be played.
 /// </summary>
@@ -16,7 +16,12 @@ internal static class StreamListHandler
 
     public static Task WriteAsync(HttpContext context, MountRegistry registry)
     {
-        if (registry.Config.Server.RelayPassword is { } password && !BasicAuth.Matches(context.Request.Headers.Authorization, RelayUser, password))
+        if (registry.Config.Server.RelayPassword is not { } password)
+        {
+            // Not published by default: the list names every mount, dynamic ones included.
+            return HttpResponses.WritePlainAsync(context, 403, "The stream list is off: set server.relay-password to let slaves (user \"relay\") read it");
+        }
+        if (!BasicAuth.Matches(context.Request.Headers.Authorization, RelayUser, password))
         {
             return HttpResponses.WritePlainAsync(context, 401, "Relay credentials required (user \"relay\")");
         }

@@ -23,6 +23,9 @@ public sealed class RawHttp : IAsyncDisposable
         return new RawHttp(socket);
     }
 
+    /// <summary>Takes over a socket connected elsewhere (one bound to another loopback address, say).</summary>
+    public static RawHttp Wrap(Socket socket) => new(socket);
+
     public Task SendAsync(string text) => SendAsync(Encoding.ASCII.GetBytes(text));
 
     public async Task SendAsync(ReadOnlyMemory<byte> bytes)

@@ -26,6 +26,8 @@ public sealed class TestServer : IAsyncDisposable
 
     internal MountRegistry Registry => _app.Services.GetRequiredService<MountRegistry>();
 
+    internal Savate.Server.Http.ConnectionGate Gate => _app.Services.GetRequiredService<Savate.Server.Http.ConnectionGate>();
+
     public LogCapture Logs { get; } = new();
 
     public static async Task<TestServer> StartAsync(string yaml, int port = 0)

@@ -1,0 +1,344 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Savate.Server.Configuration;
+using Savate.Server.Logging;
+
+namespace Savate.Server.Http;
+
+/// <summary>
+/// Bounds the connections that have not finished their request head ("pending"), the ones an attacker can hold
+/// for the price of a SYN and a few bytes. Each accepted connection gets a <see cref="PendingConnection"/>: a
+/// deadline of <c>request-head-timeout</c> from its accept, whichever layer ends up reading its head (front door,
+/// connection middleware), and a place in an accept-ordered list. Limits, decided at accept:
+/// <list type="bullet">
+/// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending is closed at once.</item>
+/// <item><c>max-pending-connections</c>: the oldest pending connection is shed to make room for the new one.</item>
+/// <item>Near the descriptor limit (RLIMIT_NOFILE read at start, minus a 5% reserve): the oldest pending connection
+/// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
+/// newcomer (another player) still gets in. The process never runs out of descriptors on unfinished heads.</item>
+/// </list>
+/// Linux hands out the lowest free descriptor, so an accepted socket's descriptor number is a lower bound of how
+/// many are open: comparing it to the threshold costs nothing per accept (no /proc walk).
+/// </summary>
+internal sealed partial class ConnectionGate
+{
+    private readonly object _lock = new();
+    private readonly LinkedList<PendingConnection> _pending = new();
+    private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private readonly Dictionary<Socket, PendingConnection> _bySocket = new(ReferenceEqualityComparer.Instance);
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly LogThrottle _throttle;
+    private readonly int _maxPending;
+    private readonly int _maxPerAddress;
+
+    public ConnectionGate(SavateConfig config, TimeProvider time, ILogger<ConnectionGate> logger)
+        : this(config.Server, time, logger, ReadDescriptorLimit())
+    {
+    }
+
+    internal ConnectionGate(ServerConfig server, TimeProvider time, ILogger logger, long? descriptorLimit)
+    {
+        _time = time;
+        _logger = logger;
+        _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
+        Timeout = server.RequestHeadTimeout;
+        _maxPending = server.MaxPendingConnections;
+        _maxPerAddress = server.MaxPendingPerAddress;
+        DescriptorLimit = descriptorLimit;
+        // A reserve of 5% (at least 32) for what the process opens besides client sockets: the runtime, log
+        // files, fallback files, relays' upstream connections, Kestrel's own.
+        DescriptorThreshold = descriptorLimit is { } limit ? limit - Math.Max(limit / 20, 32) : long.MaxValue;
+    }
+
+    /// <summary>request-head-timeout.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>The process's descriptor limit (RLIMIT_NOFILE), when known.</summary>
+    public long? DescriptorLimit { get; }
+
+    /// <summary>A connection accepted on this descriptor number or above is near the limit.</summary>
+    public long DescriptorThreshold { get; }
+
+    /// <summary>Connections not finished with their head, now.</summary>
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decides on a connection just accepted: a <see cref="PendingConnection"/> to read its head under, or null
+    /// when it must be closed at once (its address is over its cap, or the process is near its descriptor limit).
+    /// </summary>
+    public PendingConnection? TryAdmit(Socket socket) => TryAdmit(AddressOf(socket.RemoteEndPoint), DescriptorOf(socket), socket);
+
+    /// <summary><see cref="TryAdmit(Socket)"/> for a connection from <paramref name="address"/> on descriptor number <paramref name="descriptor"/>.</summary>
+    internal PendingConnection? TryAdmit(IPAddress address, long descriptor, Socket? socket)
+    {
+        List<PendingConnection>? shed = null;
+        PendingConnection? admitted = null;
+        string? refusal = null;
+        lock (_lock)
+        {
+            var fromAddress = _perAddress.GetValueOrDefault(address);
+            if (fromAddress >= _maxPerAddress)
+            {
+                refusal = $"{fromAddress} connections from it have not finished their request head (max-pending-per-address)";
+            }
+            else if (descriptor >= DescriptorThreshold)
+            {
+                // Make room for the next newcomer, and keep this one only if it is a newcomer.
+                ShedOldest(ref shed, Math.Max(1, _pending.Count / 64));
+                if (fromAddress > 0)
+                {
+                    refusal = $"near the descriptor limit ({descriptor} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests";
+                }
+            }
+            if (refusal is null)
+            {
+                if (_pending.Count >= _maxPending)
+                {
+                    ShedOldest(ref shed, 1);
+                }
+                admitted = new PendingConnection(this, address, socket, _time, Timeout);
+                admitted.Node = _pending.AddLast(admitted);
+                _perAddress[address] = _perAddress.GetValueOrDefault(address) + 1;
+                if (socket is not null)
+                {
+                    _bySocket[socket] = admitted;
+                }
+            }
+        }
+        // Connections are shed and logged outside the lock: cancelling runs their owners' callbacks.
+        Shed(shed, "the oldest unfinished request while pending connections are at their cap or near the descriptor limit");
+        if (refusal is not null && _throttle.ShouldLog("refused|" + address, out var suppressed))
+        {
+            ConnectionRefused(_logger, address.ToString(), refusal, suppressed);
+        }
+        return admitted;
+    }
+
+    /// <summary>
+    /// Accept itself failed for want of descriptors (EMFILE/ENFILE): sheds the oldest pending connections
+    /// (an eighth of them), so the next accepts can succeed.
+    /// </summary>
+    public void OnOutOfDescriptors()
+    {
+        List<PendingConnection>? shed = null;
+        lock (_lock)
+        {
+            ShedOldest(ref shed, Math.Max(1, _pending.Count / 8));
+        }
+        Shed(shed, "the process ran out of descriptors");
+    }
+
+    /// <summary>
+    /// The pending connection of a socket the front door accepted, for the layer that reads its head; or, for a
+    /// connection the gate never saw (a transport without a socket), one whose deadline starts now.
+    /// </summary>
+    public PendingConnection Track(Socket? socket)
+    {
+        if (socket is not null)
+        {
+            lock (_lock)
+            {
+                if (_bySocket.TryGetValue(socket, out var pending))
+                {
+                    return pending;
+                }
+            }
+        }
+        return new PendingConnection(null, IPAddress.None, null, _time, Timeout);
+    }
+
+    /// <summary>Logs a request head refused (400, 414, 431) or timed out (408), once per address and reason per window.</summary>
+    public void OnBadHead(string remote, IPAddress? address, string reason)
+    {
+        if (_throttle.ShouldLog("head|" + (address?.ToString() ?? remote) + "|" + reason, out var suppressed))
+        {
+            BadRequestHead(_logger, remote, reason, suppressed);
+        }
+    }
+
+    internal void Remove(PendingConnection pending)
+    {
+        lock (_lock)
+        {
+            if (pending.Node is { } node)
+            {
+                pending.Node = null;
+                _pending.Remove(node);
+                var left = _perAddress[pending.Address] - 1;
+                if (left == 0)
+                {
+                    _perAddress.Remove(pending.Address);
+                }
+                else
+                {
+                    _perAddress[pending.Address] = left;
+                }
+                if (pending.Socket is { } pendingSocket)
+                {
+                    _bySocket.Remove(pendingSocket);
+                }
+            }
+        }
+    }
+
+    private void ShedOldest(ref List<PendingConnection>? shed, int count)
+    {
+        for (var i = 0; i < count && _pending.First is { } oldest; i++)
+        {
+            _pending.RemoveFirst();
+            oldest.Value.Node = null;
+            var left = _perAddress[oldest.Value.Address] - 1;
+            if (left == 0)
+            {
+                _perAddress.Remove(oldest.Value.Address);
+            }
+            else
+            {
+                _perAddress[oldest.Value.Address] = left;
+            }
+            if (oldest.Value.Socket is { } socket)
+            {
+                _bySocket.Remove(socket);
+            }
+            (shed ??= []).Add(oldest.Value);
+        }
+    }
+
+    private void Shed(List<PendingConnection>? shed, string why)
+    {
+        if (shed is null)
+        {
+            return;
+        }
+        foreach (var pending in shed)
+        {
+            pending.Shed();
+            if (_throttle.ShouldLog("shed|" + pending.Address, out var suppressed))
+            {
+                ConnectionShed(_logger, pending.Address.ToString(), why, suppressed);
+            }
+        }
+    }
+
+    internal static IPAddress AddressOf(EndPoint? endpoint)
+    {
+        var address = (endpoint as IPEndPoint)?.Address ?? IPAddress.None;
+        return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    }
+
+    private static long DescriptorOf(Socket socket)
+    {
+        try
+        {
+            return OperatingSystem.IsWindows() ? 0 : socket.SafeHandle.DangerousGetHandle().ToInt64();
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The soft RLIMIT_NOFILE of this process (the runtime raises it to the hard limit at start), or null when unknown or unlimited.</summary>
+    internal static long? ReadDescriptorLimit()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var limit) ? limit : null;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "Refused a connection from {Address}: {Reason} ({Suppressed} more not logged)")]
+    private static partial void ConnectionRefused(ILogger logger, string address, string reason, long suppressed);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "Shed a pending connection from {Address}: {Reason} ({Suppressed} more not logged)")]
+    private static partial void ConnectionShed(ILogger logger, string address, string reason, long suppressed);
+
+    [LoggerMessage(EventId = 42, Level = LogLevel.Information, Message = "Closed {Remote}: {Reason} ({Suppressed} more not logged)")]
+    private static partial void BadRequestHead(ILogger logger, string remote, string reason, long suppressed);
+}
+
+/// <summary>Why a pending connection's token fired.</summary>
+internal enum PendingEnd
+{
+    /// <summary>Still reading, or finished its head.</summary>
+    None,
+
+    /// <summary>request-head-timeout passed since its accept (answered 408).</summary>
+    TimedOut,
+
+    /// <summary>Shed by the <see cref="ConnectionGate"/> (closed without an answer).</summary>
+    Shed,
+}
+
+/// <summary>A connection that has not finished its request head: its deadline, and a way to shed it.</summary>
+internal sealed class PendingConnection : IDisposable
+{
+    private readonly ConnectionGate? _gate;
+    private readonly CancellationTokenSource _cancel;
+    private volatile bool _shed;
+
+    internal PendingConnection(ConnectionGate? gate, IPAddress address, Socket? socket, TimeProvider time, TimeSpan timeout)
+    {
+        _gate = gate;
+        Address = address;
+        Socket = socket;
+        _cancel = new CancellationTokenSource(timeout, time);
+    }
+
+    public IPAddress Address { get; }
+
+    internal Socket? Socket { get; }
+
+    internal LinkedListNode<PendingConnection>? Node { get; set; }
+
+    /// <summary>Fires at the deadline, or when the connection is shed.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    public PendingEnd End => _shed ? PendingEnd.Shed : _cancel.IsCancellationRequested ? PendingEnd.TimedOut : PendingEnd.None;
+
+    internal void Shed()
+    {
+        _shed = true;
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Finished meanwhile.
+        }
+    }
+
+    /// <summary>The head is read (or the connection is gone): no longer pending, no deadline.</summary>
+    public void Dispose()
+    {
+        _gate?.Remove(this);
+        _cancel.Dispose();
+    }
+}
