@@ -13,6 +13,12 @@ internal abstract class JoinHeaders
     /// <summary>Bytes for a listener that already has a container header and skipped to a point with other configuration.</summary>
     public abstract byte[] BuildUpdate(long time);
 
+    /// <summary>
+    /// The configuration these headers carry. Copies made for one join point (TS headers numbered for their
+    /// place in the stream) share it, so that reference equality of this tells a configuration change.
+    /// </summary>
+    public virtual JoinHeaders Configuration => this;
+
     /// <summary>Codec names, for status.</summary>
     public abstract IReadOnlyList<string> Codecs { get; }
 }

@@ -272,7 +272,7 @@ internal sealed class Listener
             if (held == 0)
             {
                 Volatile.Write(ref _pendingTime, slice.StartTime);
-                if (skipped && slice.Headers is { } headers && !ReferenceEquals(headers, _headers) && count < _batch.Length - 1)
+                if (skipped && slice.Headers is { } headers && !ReferenceEquals(headers.Configuration, _headers?.Configuration) && count < _batch.Length - 1)
                 {
                     // The skip jumped over in-band configuration changes: send the new ones first.
                     _batch[count++] = headers.BuildUpdate(slice.StartTime);

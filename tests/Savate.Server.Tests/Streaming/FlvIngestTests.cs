@@ -150,9 +150,12 @@ public class FlvIngestTests
         Assert.Equal(FlvSynth.Concat(FlvSynth.Header(), metadata, avc, aac), join);
         Assert.Equal(FlvSynth.Concat(metadata, avc, aac), headers.BuildUpdate(0));
         Assert.Equal(["h264", "aac"], headers.Codecs);
-        // Stamped at the join time.
+        // Sequence headers stamped at the join time; onMetaData at 0, as at the start of a file (players
+        // built on libavformat take script data at any other time for a data stream).
         var stamped = FlvSynth.Tags(headers.BuildJoin(1234));
-        Assert.All(stamped, t => Assert.Equal(1234u, t.Header.Timestamp));
+        Assert.Equal([0u, 1234u, 1234u], stamped.Select(t => t.Header.Timestamp));
+        Assert.Equal(Savate.Flv.FlvTagType.Script, stamped[0].Header.TagType);
+        Assert.Equal([0u, 1234u, 1234u], FlvSynth.Tags(headers.BuildUpdate(1234)).Select(t => t.Header.Timestamp));
     }
 
     [Fact]

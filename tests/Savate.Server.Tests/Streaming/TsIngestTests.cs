@@ -42,11 +42,12 @@ public class TsIngestTests
         {
             Assert.Contains(Convert.ToHexString(slice.Bytes, 0, 188), randomAccess);
             var headers = Assert.IsType<TsJoinHeaders>(slice.Headers);
-            Assert.Equal(programPackets, headers.ProgramPackets);
+            Assert.Equal(programPackets, Assert.IsType<TsJoinHeaders>(headers.Configuration).ProgramPackets);
             Assert.Equal(0, headers.ProgramPackets.Length % 188);
             Assert.True(headers.ProgramPackets.Length >= 2 * 188);
             Assert.Equal(0, ((headers.ProgramPackets[1] & 0x1F) << 8) | headers.ProgramPackets[2]);
-            Assert.Equal(programPackets, headers.BuildJoin(0));
+            // The join copy differs from the source's packets only in its continuity counters.
+            Assert.Equal(WithoutContinuity(programPackets), WithoutContinuity(headers.BuildJoin(0)));
         }
         var times = keyframes.Select(s => s.StartTime).ToList();
         Assert.Equal(times.Order(), times);
@@ -59,6 +60,41 @@ public class TsIngestTests
         mount.Ring.Dispose();
         Assert.Equal(0, mount.Pool.Outstanding);
         Assert.Equal(0, mount.Pool.OutstandingBytes);
+    }
+
+    [Fact]
+    public void Process_Sample_JoinAtAnyKeyframeCountsOnWithoutAContinuityJump()
+    {
+        using var mount = TestMounts.Create();
+        var ingest = new TsIngest(mount);
+        ingest.Activate();
+        TestMounts.FeedInChunks(ingest, s_sample, chunk: 5 * 188, flushEachRead: true);
+        var slices = TestMounts.Snapshot(mount.Ring);
+        var keyframes = slices.Where(s => s.IsKeyframe).ToList();
+
+        Assert.True(keyframes.Count >= 2, $"{keyframes.Count} join points");
+        foreach (var keyframe in keyframes)
+        {
+            // What a listener joining at this keyframe receives: the join PAT/PMT, then the ring from there.
+            var received = keyframe.Headers!.BuildJoin(keyframe.StartTime)
+                .Concat(slices.Where(s => s.Sequence >= keyframe.Sequence).SelectMany(s => s.Bytes)).ToArray();
+
+            var report = Functional.ContinuityChecker.Check(received);
+
+            Assert.True(report.PacketsPerPid[0] >= 2, "the source's own PAT follows the join PAT");
+            Assert.True(report.Jumps.Count == 0, $"join at {keyframe.Sequence}: " + string.Join("; ", report.Jumps));
+        }
+        ingest.Abandon();
+    }
+
+    private static byte[] WithoutContinuity(byte[] packets)
+    {
+        var copy = (byte[])packets.Clone();
+        for (var offset = 0; offset + 188 <= copy.Length; offset += 188)
+        {
+            copy[offset + 3] &= 0xF0;
+        }
+        return copy;
     }
 
     [Fact]

@@ -65,7 +65,12 @@ internal sealed class FlvIngest : IngestBase
     protected override void AppendConfiguration()
     {
         var time = Mount.Timeline.HasOutput ? Mount.Timeline.LastTime : 0;
-        foreach (var tag in (ReadOnlySpan<byte[]?>)[_metadata, _videoConfig, _audioConfig])
+        if (_metadata is not null)
+        {
+            // Script data at 0, as at the start of a file (see FlvJoinHeaders).
+            FlvTagHeader.WriteTimestamp(Builder.Append(_metadata), 0);
+        }
+        foreach (var tag in (ReadOnlySpan<byte[]?>)[_videoConfig, _audioConfig])
         {
             if (tag is not null)
             {
@@ -233,7 +238,8 @@ internal sealed class FlvIngest : IngestBase
     private void AppendInBand(in FlvTag tag)
     {
         var span = Builder.Append(tag.Bytes);
-        var time = Mount.Timeline.HasOutput ? Mount.Timeline.LastTime : 0;
+        // onMetaData at 0 wherever it goes (see FlvJoinHeaders); other tags at the mount's current time.
+        var time = tag.Kind == FlvPacketKind.Metadata || !Mount.Timeline.HasOutput ? 0 : Mount.Timeline.LastTime;
         FlvTagHeader.WriteTimestamp(span, (uint)time);
         CutIfLarge();
     }

@@ -2,7 +2,12 @@ using Savate.Flv;
 
 namespace Savate.Server.Streaming.Ingest;
 
-/// <summary>FLV header (with PreviousTagSize0), onMetaData, and the latest video and audio sequence headers.</summary>
+/// <summary>
+/// FLV header (with PreviousTagSize0), onMetaData, and the latest video and audio sequence headers. The
+/// sequence headers are stamped with the join time; onMetaData always with 0, as at the start of a file:
+/// libavformat (ffprobe, ffmpeg, VLC, mpv) reads a script tag with any other timestamp as a data packet and
+/// lists an extra data stream, which VLC then buffers for and which keeps <c>ffmpeg -t</c> from ever ending.
+/// </summary>
 internal sealed class FlvJoinHeaders(byte[] fileHeader, byte[]? metadata, byte[]? videoConfig, byte[]? audioConfig, IReadOnlyList<string> codecs)
     : JoinHeaders
 {
@@ -31,7 +36,13 @@ internal sealed class FlvJoinHeaders(byte[] fileHeader, byte[]? metadata, byte[]
             FileHeader.CopyTo(result, 0);
             offset = FileHeader.Length;
         }
-        foreach (var tag in (ReadOnlySpan<byte[]?>)[Metadata, VideoConfig, AudioConfig])
+        if (Metadata is not null)
+        {
+            Metadata.CopyTo(result, offset);
+            FlvTagHeader.WriteTimestamp(result.AsSpan(offset), 0);
+            offset += Metadata.Length;
+        }
+        foreach (var tag in (ReadOnlySpan<byte[]?>)[VideoConfig, AudioConfig])
         {
             if (tag is null)
             {

@@ -185,8 +185,11 @@ internal abstract class IngestBase : IContainerIngest
         {
             Mount.Publish(Builder);
         }
-        Builder.BeginKeyframe(Headers);
+        Builder.BeginKeyframe(HeadersAtJoinPoint());
     }
+
+    /// <summary>The join headers of the slice that starts now (after everything appended so far).</summary>
+    protected virtual JoinHeaders? HeadersAtJoinPoint() => Headers;
 
     protected void CutIfLarge()
     {

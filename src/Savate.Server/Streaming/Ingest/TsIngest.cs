@@ -78,6 +78,13 @@ internal sealed class TsIngest : IngestBase
         }
     }
 
+    /// <summary>
+    /// PAT and PMT numbered to end at the counters the mount last sent on their PIDs: a listener joining here
+    /// sees the source's next PAT and PMT continue them.
+    /// </summary>
+    protected override JoinHeaders? HeadersAtJoinPoint() =>
+        Headers is TsJoinHeaders headers ? headers.NumberedFor(_output) : Headers;
+
     private void OnPacket(in TsPacketInfo packet)
     {
         if (packet.ProgramChanged)
