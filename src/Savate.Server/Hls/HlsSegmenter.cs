@@ -22,9 +22,15 @@ internal sealed class HlsSegmenter : IListenerSink
     // A segment that grows past this without a cut (a source without keyframes) is dropped.
     private const int MaxSegmentBytes = 32 * 1024 * 1024;
 
-    // A forced cut (no keyframe in time) happens this much before the target duration, so that the frame
-    // after it still fits: 100 ms is 2.5 frames at 25 fps.
+    // EXTINF, rounded to the nearest integer, must not exceed the target duration (RFC 8216 4.3.3.1). A forced
+    // cut (no keyframe in time) happens this much before target + 0.5 s, so that the frame after it still fits:
+    // 100 ms is 2.5 frames at 25 fps.
     private const long ForcedCutMarginMilliseconds = 100;
+
+    // A keyframe this much short of segment-duration still ends a segment: encoders' timestamps jitter by a
+    // few milliseconds, and a file fallback's loop adds its last frame's duration, so a 1 s GOP gives keyframes
+    // at 1.96 s or 2.04 s; without slack a 2 s segment would then take three GOPs.
+    private const long CutSlackMilliseconds = 50;
 
     private readonly HlsPlaylist _playlist;
     private readonly MountFormat _format;
@@ -248,7 +254,8 @@ internal sealed class HlsSegmenter : IListenerSink
         if (_current is not null)
         {
             var changed = generation != _segmentGeneration;
-            if (!changed && time - _segmentStart < _segmentMilliseconds)
+            // After a forced cut the first keyframe ends the segment, so segments start on keyframes again.
+            if (!changed && _segmentKeyframe && time - _segmentStart < _segmentMilliseconds - CutSlackMilliseconds)
             {
                 return;
             }
@@ -262,7 +269,7 @@ internal sealed class HlsSegmenter : IListenerSink
     private void CheckForcedCut(long time)
     {
         var target = _playlist.TargetDuration;
-        if (_current is null || target == 0 || time - _segmentStart < target * 1000L - ForcedCutMarginMilliseconds)
+        if (_current is null || target == 0 || time - _segmentStart < target * 1000L + 500 - ForcedCutMarginMilliseconds)
         {
             return;
         }
@@ -312,8 +319,9 @@ internal sealed class HlsSegmenter : IListenerSink
         }
         if (_playlist.TargetDuration == 0)
         {
-            // The first segment is segment-duration rounded up to the stream's GOP: that fixes the target.
-            var seconds = (int)Math.Ceiling(Math.Max(_segmentMilliseconds, duration) / 1000.0 - 0.0005);
+            // The first segment is segment-duration rounded up to the stream's GOP: that fixes the target, as
+            // segment-duration rounded up to whole seconds or the first segment's duration rounded, whichever is larger.
+            var seconds = Math.Max((int)Math.Ceiling(_segmentMilliseconds / 1000.0 - 0.0005), (int)Math.Round(duration / 1000.0, MidpointRounding.AwayFromZero));
             HlsLog.TargetDurationFixed(_logger, _mountPath, _playlist.FixTargetDuration(seconds));
         }
         var segment = _playlist.Add(current.WrittenSpan.ToArray(), _segmentStart, duration, _nextDiscontinuity, _segmentKeyframe);
