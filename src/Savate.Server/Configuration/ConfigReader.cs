@@ -13,7 +13,7 @@ internal sealed record ConfigReadResult(SavateConfig Config, IReadOnlyList<IRead
 /// Maps the YAML representation model onto the config records by hand, so that every type error and unknown key is
 /// collected instead of stopping at the first. A key with an invalid value keeps its default, so later checks still run.
 /// </summary>
-internal sealed class ConfigReader(string baseDirectory, List<string> errors)
+internal sealed partial class ConfigReader(string baseDirectory, List<string> errors)
 {
     private static readonly string[] s_rootKeys = ["server", "mounts", "relays", "master"];
 
@@ -27,7 +27,7 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
     private static readonly string[] s_mountKeys =
     [
         "path", "format", "source-password", "max-listeners", "burst", "max-lag", "evict-lag", "buffer",
-        "buffer-bytes", "grace", "fallback", "override", "title",
+        "buffer-bytes", "grace", "fallback", "override", "title", "hls",
     ];
 
     private static readonly string[] s_fallbackKeys = ["mount", "file"];
@@ -271,6 +271,9 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
                     break;
                 case "override":
                     mount = mount with { Override = Bool(value, context, key) ?? mount.Override };
+                    break;
+                case "hls":
+                    mount = mount with { Hls = ReadHls(value, mount.Hls, context) ?? mount.Hls };
                     break;
                 case "fallback":
                     if (ReadFallbacks(value, context) is { } fallback)

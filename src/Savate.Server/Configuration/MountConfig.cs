@@ -39,6 +39,9 @@ public sealed record MountConfig
     /// <summary>yaml <c>override</c>: whether listeners move back from a fallback when the source returns. Default: true.</summary>
     public bool Override { get; init; } = true;
 
+    /// <summary>yaml <c>hls</c>: HLS segmenting of this mount. Default: enabled, on demand (<see cref="HlsConfig"/>).</summary>
+    public HlsConfig Hls { get; init; } = new();
+
     /// <summary>yaml <c>title</c>: shown on the status page. Default: none.</summary>
     public string? Title { get; init; }
 }

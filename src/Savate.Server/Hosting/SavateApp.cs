@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
+using Savate.Server.Hls;
 using Savate.Server.Http;
 using Savate.Server.Streaming;
 
@@ -39,6 +40,7 @@ public static class SavateApp
         builder.Services.AddSingleton<Relaying.RelayHost>();
         builder.Services.AddSingleton<Relaying.RelayService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Relaying.RelayService>());
+        builder.Services.AddHls();
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;
@@ -65,6 +67,7 @@ public static class SavateApp
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Savate.Sources");
         app.Lifetime.ApplicationStopping.Register(registry.Dispose);
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
+        app.UseHls();
         app.Run(context => Dispatch(context, registry, relays, logger));
         return app;
     }

@@ -1,0 +1,393 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Savate.Flv;
+using Savate.Mpegts;
+using Savate.Mpegts.Muxing;
+using Savate.Server.Configuration;
+using Savate.Server.Streaming;
+
+namespace Savate.Server.Hls;
+
+/// <summary>
+/// Cuts a mount's stream into HLS segments. It is the sink of an ordinary <see cref="Listener"/> on the mount's
+/// ring, so it gets what every listener gets: a keyframe join with the join headers, fallback switches on
+/// keyframes with a continuous timeline and new configuration in-band, and the lag policy. FLV is remuxed to
+/// MPEG-TS (<see cref="FlvTsRemuxer"/>); MPEG-TS is cut as it is, each segment led by the latest PAT and PMT.
+/// A segment starts at a join point once <c>segment-duration</c> has passed since the last cut, at once when the
+/// codec configuration changed (then with EXT-X-DISCONTINUITY), and, should a GOP outgrow the fixed target
+/// duration, at the last frame that keeps EXTINF within it.
+/// </summary>
+internal sealed class HlsSegmenter : IListenerSink
+{
+    // A segment that grows past this without a cut (a source without keyframes) is dropped.
+    private const int MaxSegmentBytes = 32 * 1024 * 1024;
+
+    // EXTINF, rounded to the nearest integer, must not exceed the target duration (RFC 8216 4.3.3.1). A forced
+    // cut (no keyframe in time) happens this much before target + 0.5 s, so that the frame after it still fits:
+    // 100 ms is 2.5 frames at 25 fps.
+    private const long ForcedCutMarginMilliseconds = 100;
+
+    // A keyframe this much short of segment-duration still ends a segment: encoders' timestamps jitter by a
+    // few milliseconds, and a file fallback's loop adds its last frame's duration, so a 1 s GOP gives keyframes
+    // at 1.96 s or 2.04 s; without slack a 2 s segment would then take three GOPs.
+    private const long CutSlackMilliseconds = 50;
+
+    private readonly HlsPlaylist _playlist;
+    private readonly MountFormat _format;
+    private readonly long _segmentMilliseconds;
+    private readonly ILogger _logger;
+    private readonly string _mountPath;
+    private byte[] _pending = new byte[64 * 1024];
+    private int _pendingLength;
+    private volatile bool _stopped;
+
+    // FLV input.
+    private FlvReader _flvReader = new(new FlvReaderOptions { ValidatePreviousTagSize = false });
+    private readonly FlvTsRemuxer _remuxer = new();
+
+    // MPEG-TS input.
+    private readonly TsDemuxer _demuxer = new();
+    private int _patCc;
+    private int _pmtCc;
+    private int _tsGeneration;
+    private string _streamSignature = "";
+    private byte[] _lastSps = [];
+    private string? _tsVideoCodec;
+    private string? _tsAudioCodec;
+    private int _tsWidth;
+    private int _tsHeight;
+    private long _lastTs90k = long.MinValue;
+    private long _tsWrapOffset;
+
+    // The segment being built.
+    private ArrayBufferWriter<byte>? _current;
+    private long _segmentStart;
+    private int _segmentGeneration;
+    private bool _segmentKeyframe;
+    private bool _nextDiscontinuity;
+    private long _malformed;
+    private long _forcedCuts;
+
+    public HlsSegmenter(HlsPlaylist playlist, MountFormat format, HlsConfig config, ILogger logger, string mountPath, bool startWithDiscontinuity)
+    {
+        _playlist = playlist;
+        _format = format;
+        _segmentMilliseconds = (long)config.SegmentDuration.TotalMilliseconds;
+        _logger = logger;
+        _mountPath = mountPath;
+        _nextDiscontinuity = startWithDiscontinuity;
+    }
+
+    /// <summary>Segments published by this run.</summary>
+    public long Segments { get; private set; }
+
+    public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
+    {
+        if (_stopped)
+        {
+            return ValueTask.FromResult(false);
+        }
+        foreach (var buffer in buffers.Span)
+        {
+            Append(buffer.Span);
+        }
+        int consumed;
+        try
+        {
+            consumed = _format == MountFormat.Flv ? ProcessFlv() : ProcessTs();
+        }
+        catch (Exception ex) when (ex is FlvFormatException or TsFormatException)
+        {
+            // The ring only holds what an ingest already framed, so this is a bug or a hostile relay: stop this run.
+            HlsLog.SegmenterInputError(_logger, _mountPath, ex.Message);
+            _stopped = true;
+            return ValueTask.FromResult(false);
+        }
+        _pending.AsSpan(consumed, _pendingLength - consumed).CopyTo(_pending);
+        _pendingLength -= consumed;
+        return ValueTask.FromResult(!_stopped);
+    }
+
+    public void Abort() => _stopped = true;
+
+    private int ProcessFlv()
+    {
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending, 0, _pendingLength));
+        while (_flvReader.TryReadTag(ref reader, out var tag))
+        {
+            var type = (int)tag.Type;
+            if (type is not (8 or 9))
+            {
+                continue;
+            }
+            var data = tag.Data.FirstSpan; // one array: the tag is contiguous
+            var time = (long)tag.Timestamp;
+            var kind = _remuxer.Classify(type, data);
+            var audioOnly = _remuxer.Video is null;
+            switch (kind)
+            {
+                case FlvTsFrame.Config:
+                    _remuxer.Write(type, time, data, NullWriter.Instance);
+                    continue;
+                case FlvTsFrame.VideoKeyframe:
+                case FlvTsFrame.Audio when audioOnly:
+                    OnJoinPoint(time, _remuxer.ConfigGeneration);
+                    break;
+                case FlvTsFrame.Video:
+                case FlvTsFrame.Audio:
+                    if (_current is null)
+                    {
+                        continue; // waiting for the first keyframe
+                    }
+                    if (kind == FlvTsFrame.Video)
+                    {
+                        CheckForcedCut(time);
+                    }
+                    break;
+                default:
+                    continue;
+            }
+            if (_current is null)
+            {
+                continue;
+            }
+            if (_remuxer.Write(type, time, data, _current) == FlvTsFrame.Malformed)
+            {
+                OnMalformed();
+            }
+            CheckSize();
+        }
+        return (int)reader.Consumed;
+    }
+
+    private int ProcessTs()
+    {
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending, 0, _pendingLength));
+        Span<byte> packet = stackalloc byte[TsPacketHeader.PacketSize];
+        while (_demuxer.TryRead(ref reader, out var info))
+        {
+            info.Bytes.CopyTo(packet);
+            if (info.ProgramChanged && _demuxer.Program is { } program)
+            {
+                var signature = string.Join(",", program.Streams.Select(s => $"{s.Pid}:{s.StreamType}"));
+                if (signature != _streamSignature)
+                {
+                    _streamSignature = signature;
+                    _tsGeneration++;
+                    _tsAudioCodec = null;
+                }
+            }
+            switch (info.Kind)
+            {
+                case TsPacketKind.Null:
+                    continue;
+                case TsPacketKind.Pat:
+                case TsPacketKind.Pmt:
+                    // Carried by each segment's leading copy; the stream's own repeats follow with our counters.
+                    if (_current is not null)
+                    {
+                        TsRewriter.SetContinuityCounter(packet, info.Kind == TsPacketKind.Pat ? Next(ref _patCc) : Next(ref _pmtCc));
+                        _current.Write(packet);
+                    }
+                    continue;
+            }
+            var hasVideo = _demuxer.Program?.HasVideo ?? false;
+            var startsPes = info.Pts >= 0;
+            var time = startsPes ? ToMilliseconds(info.Dts >= 0 ? info.Dts : info.Pts) : 0;
+            if (info.IsRandomAccess)
+            {
+                if (info.Kind == TsPacketKind.Video)
+                {
+                    ProbeVideo(packet);
+                }
+                OnJoinPoint(time, _tsGeneration);
+            }
+            else if (_current is null)
+            {
+                continue;
+            }
+            else if (startsPes && (info.Kind == TsPacketKind.Video || (!hasVideo && info.Kind == TsPacketKind.Audio)))
+            {
+                CheckForcedCut(time);
+            }
+            if (startsPes && info.Kind == TsPacketKind.Audio && _tsAudioCodec is null
+                && TsCodecProbe.TryReadAdts(TsCodecProbe.PesPayload(packet), out var audio))
+            {
+                _tsAudioCodec = audio.CodecString;
+                PublishTsCodecs();
+            }
+            _current!.Write(packet);
+            CheckSize();
+        }
+        return (int)reader.Consumed;
+    }
+
+    private void ProbeVideo(ReadOnlySpan<byte> packet)
+    {
+        var codec = _demuxer.Program?.Streams.FirstOrDefault(s => s.Kind == TsPacketKind.Video)?.StreamType switch
+        {
+            0x1B => TsVideoCodec.H264,
+            0x24 => TsVideoCodec.Hevc,
+            _ => TsVideoCodec.None,
+        };
+        if (codec == TsVideoCodec.None || !TsCodecProbe.TryFindSps(TsCodecProbe.PesPayload(packet), codec, out var sps) || sps.SequenceEqual(_lastSps))
+        {
+            return;
+        }
+        if (_lastSps.Length > 0)
+        {
+            _tsGeneration++;
+        }
+        _lastSps = sps.ToArray();
+        var config = VideoConfig.FromSps(codec, sps);
+        _tsVideoCodec = config.CodecString;
+        _tsWidth = config.Width;
+        _tsHeight = config.Height;
+        PublishTsCodecs();
+    }
+
+    private void PublishTsCodecs() => _playlist.Codecs = new HlsCodecs(_tsVideoCodec, _tsAudioCodec, _tsWidth, _tsHeight);
+
+    /// <summary>A join point at <paramref name="time"/>: starts a segment when one is due.</summary>
+    private void OnJoinPoint(long time, int generation)
+    {
+        if (_current is not null)
+        {
+            var changed = generation != _segmentGeneration;
+            // After a forced cut the first keyframe ends the segment, so segments start on keyframes again.
+            if (!changed && _segmentKeyframe && time - _segmentStart < _segmentMilliseconds - CutSlackMilliseconds)
+            {
+                return;
+            }
+            Finish(time);
+            _nextDiscontinuity |= changed;
+        }
+        Start(time, generation, keyframe: true);
+    }
+
+    /// <summary>Before a frame that is not a join point: cut anyway if the segment would outgrow the target duration.</summary>
+    private void CheckForcedCut(long time)
+    {
+        var target = _playlist.TargetDuration;
+        if (_current is null || target == 0 || time - _segmentStart < target * 1000L + 500 - ForcedCutMarginMilliseconds)
+        {
+            return;
+        }
+        if (_forcedCuts++ == 0)
+        {
+            HlsLog.ForcedCut(_logger, _mountPath, target);
+        }
+        var generation = _segmentGeneration;
+        Finish(time);
+        Start(time, generation, keyframe: false);
+    }
+
+    private void Start(long time, int generation, bool keyframe)
+    {
+        _current = new ArrayBufferWriter<byte>(64 * 1024);
+        _segmentStart = time;
+        _segmentGeneration = generation;
+        _segmentKeyframe = keyframe;
+        if (_format == MountFormat.Flv)
+        {
+            _remuxer.WriteProgramTables(_current);
+            var video = _remuxer.Video;
+            _playlist.Codecs = new HlsCodecs(video?.CodecString, _remuxer.Audio?.CodecString, video?.Width ?? 0, video?.Height ?? 0);
+        }
+        else
+        {
+            Span<byte> packet = stackalloc byte[TsPacketHeader.PacketSize];
+            var tables = _demuxer.ProgramPackets.Span;
+            for (var offset = 0; offset + TsPacketHeader.PacketSize <= tables.Length; offset += TsPacketHeader.PacketSize)
+            {
+                tables.Slice(offset, TsPacketHeader.PacketSize).CopyTo(packet);
+                var pid = TsPacketHeader.Parse(packet).Pid;
+                TsRewriter.SetContinuityCounter(packet, pid == 0 ? Next(ref _patCc) : Next(ref _pmtCc));
+                _current.Write(packet);
+            }
+        }
+    }
+
+    private void Finish(long endTime)
+    {
+        var current = _current!;
+        _current = null;
+        var duration = Math.Max(0, endTime - _segmentStart);
+        if (duration == 0)
+        {
+            return; // two cuts at one instant: nothing to play
+        }
+        if (_playlist.TargetDuration == 0)
+        {
+            // The first segment is segment-duration rounded up to the stream's GOP: that fixes the target, as
+            // segment-duration rounded up to whole seconds or the first segment's duration rounded, whichever is larger.
+            var seconds = Math.Max((int)Math.Ceiling(_segmentMilliseconds / 1000.0 - 0.0005), (int)Math.Round(duration / 1000.0, MidpointRounding.AwayFromZero));
+            HlsLog.TargetDurationFixed(_logger, _mountPath, _playlist.FixTargetDuration(seconds));
+        }
+        var segment = _playlist.Add(current.WrittenSpan.ToArray(), _segmentStart, duration, _nextDiscontinuity, _segmentKeyframe);
+        _nextDiscontinuity = false;
+        Segments++;
+        HlsLog.SegmentPublished(_logger, _mountPath, segment.Sequence, duration, segment.Data.Length);
+    }
+
+    private void CheckSize()
+    {
+        if (_current is { WrittenCount: > MaxSegmentBytes })
+        {
+            HlsLog.SegmentTooLarge(_logger, _mountPath, MaxSegmentBytes);
+            _current = null;
+            _nextDiscontinuity = true;
+        }
+    }
+
+    private void OnMalformed()
+    {
+        if (_malformed++ % 1000 == 0)
+        {
+            HlsLog.MalformedFrame(_logger, _mountPath, _malformed);
+        }
+    }
+
+    private long ToMilliseconds(long ts90k)
+    {
+        // The 33-bit clock wraps every 26.5 hours: keep the timeline going up.
+        if (_lastTs90k != long.MinValue && ts90k + _tsWrapOffset < _lastTs90k - (1L << 32))
+        {
+            _tsWrapOffset += 1L << 33;
+        }
+        var unwrapped = ts90k + _tsWrapOffset;
+        _lastTs90k = unwrapped;
+        return unwrapped / 90;
+    }
+
+    private static int Next(ref int cc)
+    {
+        var value = cc;
+        cc = (cc + 1) & 0x0F;
+        return value;
+    }
+
+    private void Append(ReadOnlySpan<byte> data)
+    {
+        if (_pendingLength + data.Length > _pending.Length)
+        {
+            Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + data.Length));
+        }
+        data.CopyTo(_pending.AsSpan(_pendingLength));
+        _pendingLength += data.Length;
+    }
+
+    /// <summary>An output for configuration tags, which write nothing.</summary>
+    private sealed class NullWriter : IBufferWriter<byte>
+    {
+        public static readonly NullWriter Instance = new();
+
+        public void Advance(int count)
+        {
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => new byte[Math.Max(sizeHint, 1)];
+
+        public Span<byte> GetSpan(int sizeHint = 0) => new byte[Math.Max(sizeHint, 1)];
+    }
+}
