@@ -22,7 +22,7 @@ internal static class FlvTarget
     }
 
     /// <summary>Reads as an ingest does: bytes arrive <paramref name="readSize"/> at a time, unconsumed bytes stay.</summary>
-    private static List<string> Read(byte[] input, int readSize)
+    internal static List<string> Read(byte[] input, int readSize)
     {
         var seen = new List<string>();
         var reader = new FlvReader(null);

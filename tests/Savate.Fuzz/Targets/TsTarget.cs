@@ -23,7 +23,7 @@ internal static class TsTarget
         }
     }
 
-    private static List<string> Read(byte[] input, int readSize, TsDemuxerOptions options)
+    internal static List<string> Read(byte[] input, int readSize, TsDemuxerOptions options)
     {
         var seen = new List<string>();
         var demuxer = new TsDemuxer(options);
@@ -65,7 +65,9 @@ internal static class TsTarget
         }
         catch (TsFormatException e)
         {
+            // After the error the demuxer is done with: how much garbage it had consumed by then depends on the reads.
             seen.Add($"error:{e.Reason}");
+            return seen;
         }
         seen.Add($"skipped:{demuxer.SkippedBytes}");
         return seen;
