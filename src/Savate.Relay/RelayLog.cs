@@ -44,6 +44,9 @@ internal static partial class RelayLog
     [LoggerMessage(12, LogLevel.Information, "Relay {Mount}: stopped")]
     public static partial void Stopped(ILogger logger, string mount);
 
+    [LoggerMessage(13, LogLevel.Information, "Relay {Mount}: upstream {Upstream} is no longer configured; reconnecting through the new list")]
+    public static partial void Repointed(ILogger logger, string mount, string upstream);
+
     [LoggerMessage(20, LogLevel.Information, "Master {Master}: discovered mount {Mount}")]
     public static partial void MountDiscovered(ILogger logger, string master, string mount);
 

@@ -11,7 +11,11 @@ namespace Savate.Relay;
 public sealed class RelayManager : IAsyncDisposable
 {
     private readonly List<RelayWorker> _workers = [];
-    private readonly MasterPoller? _poller;
+    private readonly SemaphoreSlim _apply = new(1, 1);
+    private readonly IRelayHost _host;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private MasterPoller? _poller;
     private readonly HttpClient _client;
     private int _started;
     private int _disposed;
@@ -50,15 +54,112 @@ public sealed class RelayManager : IAsyncDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
 
-        var logger = loggerFactory.CreateLogger("Savate.Relay");
-        RelayWorker Create(RelayOptions options) => new(options, host, _client, logger, timeProvider);
+        _host = host;
+        _time = timeProvider;
+        _logger = loggerFactory.CreateLogger("Savate.Relay");
         _workers.AddRange(list.Select(Create));
         if (master is not null)
         {
-            var staticMounts = list.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal);
-            _poller = new MasterPoller(master, host, _client, logger, timeProvider, staticMounts, Create);
+            _poller = CreatePoller(master, list);
         }
     }
+
+    private RelayWorker Create(RelayOptions options) => new(options, _host, _client, _logger, _time);
+
+    private MasterPoller CreatePoller(MasterOptions master, IEnumerable<RelayOptions> relays) =>
+        new(master, _host, _client, _logger, _time, relays.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal), Create);
+
+    /// <summary>
+    /// Applies a reloaded relay configuration: relays removed are stopped, relays added are started, and a relay whose
+    /// settings changed is re-pointed in place: it reconnects only when the upstream it is connected to was removed.
+    /// A changed master restarts discovery (mounts it still lists are found again and keep their listeners); a removed
+    /// master retires the mounts it relayed.
+    /// </summary>
+    /// <returns>The mounts whose relay reconnects because its upstream was removed.</returns>
+    /// <exception cref="ArgumentException">An option is invalid; nothing was changed.</exception>
+    public async Task<IReadOnlyList<string>> ApplyAsync(IEnumerable<RelayOptions> relays, MasterOptions? master, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(relays);
+        var list = relays.ToList();
+        var errors = Validate(list, master);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid relay configuration: " + string.Join("; ", errors), nameof(relays));
+        }
+
+        await _apply.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            var started = Volatile.Read(ref _started) != 0;
+            var wanted = list.ToDictionary(r => r.Mount, StringComparer.Ordinal);
+            List<RelayWorker> removed;
+            HashSet<string> before;
+            var repointed = new List<string>();
+            lock (_workers)
+            {
+                before = _workers.Select(w => w.Mount).ToHashSet(StringComparer.Ordinal);
+                removed = _workers.Where(w => !wanted.ContainsKey(w.Mount)).ToList();
+                _workers.RemoveAll(removed.Contains);
+                foreach (var worker in _workers)
+                {
+                    var options = wanted[worker.Mount];
+                    if (!SameOptions(worker.Options, options) && worker.Repoint(options))
+                    {
+                        repointed.Add(worker.Mount);
+                    }
+                }
+
+                var existing = _workers.Select(w => w.Mount).ToHashSet(StringComparer.Ordinal);
+                foreach (var options in list.Where(r => !existing.Contains(r.Mount)))
+                {
+                    var worker = Create(options);
+                    _workers.Add(worker);
+                    if (started)
+                    {
+                        worker.Start();
+                    }
+                }
+            }
+
+            await Task.WhenAll(removed.Select(w => w.DisposeAsync().AsTask())).ConfigureAwait(false);
+
+            var poller = _poller;
+            // Discovery skips the mounts relayed on their own, so a change of those restarts it too.
+            var staticChanged = poller is not null && !before.SetEquals(wanted.Keys);
+            if (poller?.Options != master || staticChanged)
+            {
+                var retired = poller?.DiscoveredMounts ?? [];
+                _poller = master is null ? null : CreatePoller(master, list);
+                if (poller is not null)
+                {
+                    await poller.DisposeAsync().ConfigureAwait(false);
+                }
+
+                if (master is null)
+                {
+                    foreach (var mount in retired)
+                    {
+                        _host.MountRetired(mount);
+                    }
+                }
+
+                if (started)
+                {
+                    _poller?.Start();
+                }
+            }
+
+            return repointed;
+        }
+        finally
+        {
+            _apply.Release();
+        }
+    }
+
+    private static bool SameOptions(RelayOptions a, RelayOptions b) =>
+        a with { Upstreams = b.Upstreams } == b && a.Upstreams.SequenceEqual(b.Upstreams);
 
     /// <summary>Starts the per-mount relay loops and the discovery poller, and returns at once.</summary>
     public Task StartAsync(CancellationToken ct)
@@ -70,9 +171,12 @@ public sealed class RelayManager : IAsyncDisposable
             throw new InvalidOperationException("The relay manager is already started.");
         }
 
-        foreach (var worker in _workers)
+        lock (_workers)
         {
-            worker.Start();
+            foreach (var worker in _workers)
+            {
+                worker.Start();
+            }
         }
 
         _poller?.Start();
@@ -82,10 +186,15 @@ public sealed class RelayManager : IAsyncDisposable
     /// <summary>A snapshot of every relay (configured and discovered), ordered by mount.</summary>
     public IReadOnlyList<RelayStatus> GetStatuses()
     {
-        var statuses = _workers.Select(w => w.GetStatus());
-        if (_poller is not null)
+        List<RelayStatus> statuses;
+        lock (_workers)
         {
-            statuses = statuses.Concat(_poller.GetStatuses());
+            statuses = [.. _workers.Select(w => w.GetStatus())];
+        }
+
+        if (_poller is { } poller)
+        {
+            statuses.AddRange(poller.GetStatuses());
         }
 
         return statuses.OrderBy(s => s.Mount, StringComparer.Ordinal).ToList();
@@ -99,7 +208,12 @@ public sealed class RelayManager : IAsyncDisposable
             return;
         }
 
-        var stopping = _workers.Select(w => w.DisposeAsync().AsTask()).ToList();
+        List<Task> stopping;
+        lock (_workers)
+        {
+            stopping = [.. _workers.Select(w => w.DisposeAsync().AsTask())];
+        }
+
         if (_poller is not null)
         {
             stopping.Add(_poller.DisposeAsync().AsTask());
@@ -107,6 +221,13 @@ public sealed class RelayManager : IAsyncDisposable
 
         await Task.WhenAll(stopping).ConfigureAwait(false);
         _client.Dispose();
+    }
+
+    /// <summary>Every problem with these options (empty when they are valid), as the constructor and <see cref="ApplyAsync"/> check them.</summary>
+    public static IReadOnlyList<string> Check(IEnumerable<RelayOptions> relays, MasterOptions? master)
+    {
+        ArgumentNullException.ThrowIfNull(relays);
+        return Validate([.. relays], master);
     }
 
     private static List<string> Validate(List<RelayOptions> relays, MasterOptions? master)

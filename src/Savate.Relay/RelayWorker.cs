@@ -18,12 +18,12 @@ internal sealed class RelayWorker : IAsyncDisposable
 {
     private static readonly ProductInfoHeaderValue s_userAgent = new("Savate-Relay", "1.0");
 
-    private readonly RelayOptions _options;
+    private RelayOptions _options;
     private readonly IRelayHost _host;
     private readonly HttpClient _client;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly UpstreamEndpoint[] _upstreams;
+    private UpstreamEndpoint[] _upstreams;
     private readonly ResiliencePipeline<AttemptOutcome> _retry;
     private readonly ResiliencePipeline _connectTimeout;
     private readonly CancellationTokenSource _stop = new();
@@ -36,6 +36,8 @@ internal sealed class RelayWorker : IAsyncDisposable
     private long _reconnects;
     private string? _lastError;
     private DateTimeOffset _since;
+    private UpstreamEndpoint? _current;
+    private CancellationTokenSource? _session;
 
     // Touched only by the loop task.
     private bool _failing;
@@ -85,6 +87,49 @@ internal sealed class RelayWorker : IAsyncDisposable
 
     public string Mount => _options.Mount;
 
+    public RelayOptions Options => Volatile.Read(ref _options);
+
+    /// <summary>
+    /// Takes a new upstream list (and settings) from a reload. The connection in progress is kept when its upstream
+    /// is still listed (the next connection uses the new list); when its upstream was removed, the session ends and
+    /// the relay reconnects through the new list at once. Returns true when it reconnects.
+    /// </summary>
+    public bool Repoint(RelayOptions options)
+    {
+        var old = _upstreams;
+        var upstreams = options.Upstreams.Select(u => Array.Find(old, e => e.Source == u && options.Username == _options.Username && options.Password == _options.Password)
+            ?? NewEndpoint(u, options)).ToArray();
+        CancellationTokenSource? session;
+        lock (_lock)
+        {
+            Volatile.Write(ref _options, options);
+            Volatile.Write(ref _upstreams, upstreams);
+            var connected = _state is RelayState.Connecting or RelayState.Streaming && _current is not null;
+            session = connected && !upstreams.Contains(_current) ? _session : null;
+        }
+        if (session is null)
+        {
+            return false;
+        }
+        RelayLog.Repointed(_logger, options.Mount, _current?.Display ?? "");
+        try
+        {
+            session.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session ended meanwhile: the next one uses the new list anyway.
+        }
+        return true;
+    }
+
+    private UpstreamEndpoint NewEndpoint(Uri uri, RelayOptions options)
+    {
+        var endpoint = new UpstreamEndpoint(uri, options.Username, options.Password);
+        endpoint.Breaker = BuildBreaker(endpoint);
+        return endpoint;
+    }
+
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
 
     public RelayStatus GetStatus()
@@ -124,6 +169,10 @@ internal sealed class RelayWorker : IAsyncDisposable
                     }
 
                     using var session = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    lock (_lock)
+                    {
+                        _session = session;
+                    }
                     var watcher = _options.OnDemand ? WatchListenersAsync(session) : Task.CompletedTask;
                     try
                     {
@@ -137,6 +186,10 @@ internal sealed class RelayWorker : IAsyncDisposable
                     {
                         await session.CancelAsync().ConfigureAwait(false);
                         await watcher.ConfigureAwait(false);
+                        lock (_lock)
+                        {
+                            _session = null;
+                        }
                     }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -246,6 +299,10 @@ internal sealed class RelayWorker : IAsyncDisposable
     private async ValueTask<AttemptOutcome> AttemptAsync(UpstreamEndpoint upstream, CancellationToken token)
     {
         SetState(RelayState.Connecting, upstream.Display);
+        lock (_lock)
+        {
+            _current = upstream;
+        }
         using var request = new HttpRequestMessage(HttpMethod.Get, upstream.RequestUri);
         request.Headers.Authorization = upstream.Authorization;
         request.Headers.UserAgent.Add(s_userAgent);

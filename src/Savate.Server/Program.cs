@@ -13,10 +13,15 @@ public static class Program
         }
 
         var configPath = "savate.yaml";
+        var check = false;
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--config" or "-c" && i + 1 < args.Length)
+            if (args[i] == "--check")
+            {
+                check = true;
+            }
+            else if (args[i] is "--config" or "-c" && i + 1 < args.Length)
             {
                 configPath = args[++i];
             }
@@ -38,13 +43,18 @@ public static class Program
         catch (ConfigException e)
         {
             await Console.Error.WriteLineAsync($"savate: {configPath}: {e.Message}").ConfigureAwait(false);
-            return 2;
+            return check ? 1 : 2;
+        }
+
+        if (check)
+        {
+            return await CheckAsync(config, configPath).ConfigureAwait(false);
         }
 
         Microsoft.AspNetCore.Builder.WebApplication app;
         try
         {
-            app = SavateApp.Build(config, [.. rest]);
+            app = SavateApp.Build(config, [.. rest], configPath: configPath);
         }
         catch (InvalidDataException e)
         {
@@ -52,6 +62,41 @@ public static class Program
             return 2;
         }
         await app.RunAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>savate --check [--config FILE]</c>: validates the file as start-up and a reload would (fallback files
+    /// included), binds nothing, and exits 0, or 1 with every error listed.
+    /// </summary>
+    private static async Task<int> CheckAsync(SavateConfig config, string configPath)
+    {
+        var errors = new List<string>();
+        foreach (var (context, chain) in config.Mounts.Select((m, i) => ($"mounts[{i}] ({m.Path})", m.Fallback))
+            .Append(("server.mount-defaults", config.Server.MountDefaults.Fallback)))
+        {
+            for (var i = 0; i < chain.Count; i++)
+            {
+                if (chain[i].FullPath is { } file)
+                {
+                    try
+                    {
+                        Streaming.Feeds.FileMedia.Load(file);
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        errors.Add($"{context}: fallback[{i}]: file: {e.Message}");
+                    }
+                }
+            }
+        }
+        errors.AddRange(Relaying.RelayService.Check(config));
+        if (errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"savate: {configPath}: {new ConfigException(errors).Message}").ConfigureAwait(false);
+            return 1;
+        }
+        await Console.Out.WriteLineAsync($"savate: {configPath}: OK ({config.Mounts.Count} mount(s), {config.Relays.Count} relay(s){(config.Master is null ? "" : ", a master")})").ConfigureAwait(false);
         return 0;
     }
 }

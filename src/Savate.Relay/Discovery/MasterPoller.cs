@@ -62,6 +62,12 @@ internal sealed class MasterPoller : IAsyncDisposable
 
     public IEnumerable<RelayStatus> GetStatuses() => _workers.Values.Select(w => w.GetStatus());
 
+    /// <summary>The mounts discovered so far (relayed now).</summary>
+    public IReadOnlyCollection<string> DiscoveredMounts => [.. _workers.Keys];
+
+    /// <summary>The master this poller polls, with its settings.</summary>
+    public MasterOptions Options => _options;
+
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
 
     /// <summary>Stops polling and every discovered relay. Does not call <see cref="IRelayHost.MountRetired"/>: the host is shutting down.</summary>

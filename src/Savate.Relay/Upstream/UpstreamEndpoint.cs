@@ -9,6 +9,7 @@ internal sealed class UpstreamEndpoint
 {
     public UpstreamEndpoint(Uri uri, string? username, string? password)
     {
+        Source = uri;
         var builder = new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty };
         RequestUri = builder.Uri;
         Display = RequestUri.ToString();
@@ -27,6 +28,9 @@ internal sealed class UpstreamEndpoint
             Authorization = new AuthenticationHeaderValue("Basic", token);
         }
     }
+
+    /// <summary>The URL as configured (with any userinfo): what a re-pointed relay compares.</summary>
+    public Uri Source { get; }
 
     public Uri RequestUri { get; }
 

@@ -7,7 +7,7 @@ internal sealed partial class ConfigReader
 {
     private static readonly string[] s_hlsKeys = ["enabled", "segment-duration", "window", "idle-timeout", "always"];
 
-    private HlsConfig? ReadHls(YamlNode node, HlsConfig hls, string context)
+    internal HlsConfig? ReadHls(YamlNode node, HlsConfig hls, string context)
     {
         var hlsContext = $"{context}: hls";
         if (Mapping(node, context, "hls") is not { } map)

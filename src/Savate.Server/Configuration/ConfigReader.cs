@@ -17,22 +17,11 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
 {
     private static readonly string[] s_rootKeys = ["server", "mounts", "relays", "master"];
 
-    private static readonly string[] s_serverKeys =
-    [
-        "listen", "source-password", "relay-password", "admin-password", "max-listeners", "dynamic-mounts",
-        "source-timeout", "flush-interval", "listener-send-buffer", "access-log", "mount-defaults",
-        "request-head-timeout", "max-pending-connections", "max-pending-per-address",
-    ];
-
-    private static readonly string[] s_mountKeys =
-    [
-        "path", "format", "source-password", "max-listeners", "burst", "max-lag", "evict-lag", "buffer",
-        "buffer-bytes", "grace", "fallback", "override", "title", "hls",
-    ];
-
-    private static readonly string[] s_fallbackKeys = ["mount", "file"];
-    private static readonly string[] s_relayKeys = ["mount", "upstreams", "on-demand", "idle-timeout"];
-    private static readonly string[] s_masterKeys = ["url", "username", "password", "poll-interval", "on-demand"];
+    private static readonly string[] s_serverKeys = ConfigKeys.Names(ConfigKeys.Server);
+    private static readonly string[] s_mountKeys = ConfigKeys.Names(ConfigKeys.Mount);
+    private static readonly string[] s_fallbackKeys = ConfigKeys.Names(ConfigKeys.Fallback);
+    private static readonly string[] s_relayKeys = ConfigKeys.Names(ConfigKeys.Relay);
+    private static readonly string[] s_masterKeys = ConfigKeys.Names(ConfigKeys.Master);
 
     private const string DurationHint = "use 500ms, 5s, 2m";
     private const string SizeHint = "use 65536, 64KiB, 32MiB";
@@ -129,66 +118,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
 
         foreach (var (key, value) in Entries(map, Context, s_serverKeys))
         {
-            switch (key)
-            {
-                case "listen":
-                    if (StringList(value, Context, key) is { } listen)
-                    {
-                        server = server with { Listen = listen };
-                    }
-
-                    break;
-                case "source-password":
-                    server = server with { SourcePassword = String(value, Context, key) ?? server.SourcePassword };
-                    break;
-                case "relay-password":
-                    server = server with { RelayPassword = String(value, Context, key) ?? server.RelayPassword };
-                    break;
-                case "admin-password":
-                    server = server with { AdminPassword = String(value, Context, key) ?? server.AdminPassword };
-                    break;
-                case "access-log":
-                    server = server with { AccessLog = String(value, Context, key) ?? server.AccessLog };
-                    break;
-                case "max-listeners":
-                    server = server with { MaxListeners = Int(value, Context, key) ?? server.MaxListeners };
-                    break;
-                case "dynamic-mounts":
-                    server = server with { DynamicMounts = Bool(value, Context, key) ?? server.DynamicMounts };
-                    break;
-                case "source-timeout":
-                    server = server with { SourceTimeout = Duration(value, Context, key) ?? server.SourceTimeout };
-                    break;
-                case "flush-interval":
-                    server = server with { FlushInterval = Duration(value, Context, key) ?? server.FlushInterval };
-                    break;
-                case "listener-send-buffer":
-                    if (Size(value, Context, key) is { } sendBuffer)
-                    {
-                        if (sendBuffer > int.MaxValue)
-                        {
-                            Error(Context, key, $"{sendBuffer} bytes is too large (at most {int.MaxValue})");
-                        }
-                        else
-                        {
-                            server = server with { ListenerSendBuffer = (int)sendBuffer };
-                        }
-                    }
-
-                    break;
-                case "request-head-timeout":
-                    server = server with { RequestHeadTimeout = Duration(value, Context, key) ?? server.RequestHeadTimeout };
-                    break;
-                case "max-pending-connections":
-                    server = server with { MaxPendingConnections = Int(value, Context, key) ?? server.MaxPendingConnections };
-                    break;
-                case "max-pending-per-address":
-                    server = server with { MaxPendingPerAddress = Int(value, Context, key) ?? server.MaxPendingPerAddress };
-                    break;
-                case "mount-defaults":
-                    server = server with { MountDefaults = ReadMountKeys(value, server.MountDefaults, "server.mount-defaults", isDefaults: true).Mount };
-                    break;
-            }
+            server = ConfigKeys.Find(ConfigKeys.Server, key)!.Read(this, value, Context, key, server);
         }
 
         return server;
@@ -215,7 +145,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return ReadMountKeys(node, defaults with { Path = path }, context, isDefaults: false);
     }
 
-    private (MountConfig Mount, IReadOnlySet<string> Keys) ReadMountKeys(YamlNode node, MountConfig mount, string context, bool isDefaults)
+    internal (MountConfig Mount, IReadOnlySet<string> Keys) ReadMountKeys(YamlNode node, MountConfig mount, string context, bool isDefaults)
     {
         var keys = new HashSet<string>(StringComparer.Ordinal);
         if (Mapping(node, context, null) is not { } map)
@@ -225,64 +155,26 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
 
         foreach (var (key, value) in Entries(map, context, s_mountKeys))
         {
-            var before = mount;
-            switch (key)
+            if (key == "path")
             {
-                case "path":
-                    if (isDefaults)
-                    {
-                        Error(context, key, "is not allowed in mount-defaults (each mount declares its own path)");
-                    }
-                    else if (!IsNull(value) && value is not YamlScalarNode)
-                    {
-                        Error(context, key, $"expected a path such as /live.flv, got {Describe(value)}");
-                    }
+                if (isDefaults)
+                {
+                    Error(context, key, "is not allowed in mount-defaults (each mount declares its own path)");
+                }
+                else if (!IsNull(value) && value is not YamlScalarNode)
+                {
+                    Error(context, key, $"expected a path such as /live.flv, got {Describe(value)}");
+                }
 
-                    continue;
-                case "format":
-                    mount = mount with { Format = Format(value, context, key) ?? mount.Format };
-                    break;
-                case "source-password":
-                    mount = mount with { SourcePassword = String(value, context, key) ?? mount.SourcePassword };
-                    break;
-                case "title":
-                    mount = mount with { Title = String(value, context, key) ?? mount.Title };
-                    break;
-                case "max-listeners":
-                    mount = mount with { MaxListeners = Int(value, context, key) ?? mount.MaxListeners };
-                    break;
-                case "burst":
-                    mount = mount with { Burst = Duration(value, context, key) ?? mount.Burst };
-                    break;
-                case "max-lag":
-                    mount = mount with { MaxLag = Duration(value, context, key) ?? mount.MaxLag };
-                    break;
-                case "evict-lag":
-                    mount = mount with { EvictLag = Duration(value, context, key) ?? mount.EvictLag };
-                    break;
-                case "buffer":
-                    mount = mount with { Buffer = Duration(value, context, key) ?? mount.Buffer };
-                    break;
-                case "buffer-bytes":
-                    mount = mount with { BufferBytes = Size(value, context, key) ?? mount.BufferBytes };
-                    break;
-                case "grace":
-                    mount = mount with { Grace = Duration(value, context, key) ?? mount.Grace };
-                    break;
-                case "override":
-                    mount = mount with { Override = Bool(value, context, key) ?? mount.Override };
-                    break;
-                case "hls":
-                    mount = mount with { Hls = ReadHls(value, mount.Hls, context) ?? mount.Hls };
-                    break;
-                case "fallback":
-                    if (ReadFallbacks(value, context) is { } fallback)
-                    {
-                        mount = mount with { Fallback = fallback };
-                        keys.Add(key);
-                    }
+                continue;
+            }
 
-                    continue;
+            var before = mount;
+            mount = ConfigKeys.Find(ConfigKeys.Mount, key)!.Read(this, value, context, key, mount);
+            if (key == "fallback" && value is YamlSequenceNode)
+            {
+                // A fallback list the mount gives itself is its own, even when it equals mount-defaults'.
+                keys.Add(key);
             }
 
             // Only a key that parsed counts as set here, so that checks between keys blame what the user wrote.
@@ -295,7 +187,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return (mount, keys);
     }
 
-    private List<FallbackConfig>? ReadFallbacks(YamlNode node, string context)
+    internal List<FallbackConfig>? ReadFallbacks(YamlNode node, string context)
     {
         if (Sequence(node, context, "fallback", "a list of {mount: /path} or {file: path}") is not { } items)
         {
@@ -314,15 +206,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
             var fallback = new FallbackConfig();
             foreach (var (key, value) in Entries(map, entryContext, s_fallbackKeys))
             {
-                var text = String(value, entryContext, key);
-                if (key == "mount")
-                {
-                    fallback = fallback with { Mount = text };
-                }
-                else if (text is not null)
-                {
-                    fallback = fallback with { File = text, FullPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(_baseDirectory, text)) };
-                }
+                fallback = ConfigKeys.Find(ConfigKeys.Fallback, key)!.Read(this, value, entryContext, key, fallback);
             }
 
             fallbacks.Add(fallback);
@@ -351,21 +235,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
 
         foreach (var (key, value) in Entries(map, context, s_relayKeys))
         {
-            switch (key)
-            {
-                case "mount":
-                    relay = relay with { Mount = String(value, context, key) ?? relay.Mount };
-                    break;
-                case "upstreams":
-                    relay = relay with { Upstreams = StringList(value, context, key) ?? relay.Upstreams };
-                    break;
-                case "on-demand":
-                    relay = relay with { OnDemand = Bool(value, context, key) ?? relay.OnDemand };
-                    break;
-                case "idle-timeout":
-                    relay = relay with { IdleTimeout = Duration(value, context, key) ?? relay.IdleTimeout };
-                    break;
-            }
+            relay = ConfigKeys.Find(ConfigKeys.Relay, key)!.Read(this, value, context, key, relay);
         }
 
         return relay;
@@ -382,24 +252,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         var master = new MasterConfig { Url = "" };
         foreach (var (key, value) in Entries(map, Context, s_masterKeys))
         {
-            switch (key)
-            {
-                case "url":
-                    master = master with { Url = String(value, Context, key) ?? master.Url };
-                    break;
-                case "username":
-                    master = master with { Username = String(value, Context, key) ?? master.Username };
-                    break;
-                case "password":
-                    master = master with { Password = String(value, Context, key) ?? master.Password };
-                    break;
-                case "poll-interval":
-                    master = master with { PollInterval = Duration(value, Context, key) ?? master.PollInterval };
-                    break;
-                case "on-demand":
-                    master = master with { OnDemand = Bool(value, Context, key) ?? master.OnDemand };
-                    break;
-            }
+            master = ConfigKeys.Find(ConfigKeys.Master, key)!.Read(this, value, Context, key, master);
         }
 
         return master;
@@ -527,9 +380,9 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return null;
     }
 
-    private string? String(YamlNode node, string context, string key) => Scalar(node, context, key, "a string");
+    internal string? String(YamlNode node, string context, string key) => Scalar(node, context, key, "a string");
 
-    private List<string>? StringList(YamlNode node, string context, string key)
+    internal List<string>? StringList(YamlNode node, string context, string key)
     {
         if (node is YamlSequenceNode sequence)
         {
@@ -548,7 +401,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return Scalar(node, context, key, "a string or a list of strings") is { } single ? [single] : null;
     }
 
-    private int? Int(YamlNode node, string context, string key)
+    internal int? Int(YamlNode node, string context, string key)
     {
         if (Scalar(node, context, key, "an integer") is not { } text)
         {
@@ -564,7 +417,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return null;
     }
 
-    private bool? Bool(YamlNode node, string context, string key)
+    internal bool? Bool(YamlNode node, string context, string key)
     {
         if (Scalar(node, context, key, "true or false") is not { } text)
         {
@@ -580,7 +433,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         return null;
     }
 
-    private TimeSpan? Duration(YamlNode node, string context, string key)
+    internal TimeSpan? Duration(YamlNode node, string context, string key)
     {
         if (Scalar(node, context, key, $"a duration ({DurationHint})") is not { } text)
         {
@@ -599,7 +452,7 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         }
     }
 
-    private long? Size(YamlNode node, string context, string key)
+    internal long? Size(YamlNode node, string context, string key)
     {
         if (Scalar(node, context, key, $"a size ({SizeHint})") is not { } text)
         {
@@ -617,7 +470,27 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         }
     }
 
-    private MountFormat? Format(YamlNode node, string context, string key)
+    /// <summary>A size that must fit an int (socket buffer sizes).</summary>
+    internal int? IntSize(YamlNode node, string context, string key)
+    {
+        if (Size(node, context, key) is not { } size)
+        {
+            return null;
+        }
+
+        if (size > int.MaxValue)
+        {
+            Error(context, key, $"{size} bytes is too large (at most {int.MaxValue})");
+            return null;
+        }
+
+        return (int)size;
+    }
+
+    /// <summary>A path of the config resolved against the config file's directory.</summary>
+    internal string ResolvePath(string path) => System.IO.Path.GetFullPath(System.IO.Path.Combine(_baseDirectory, path));
+
+    internal MountFormat? Format(YamlNode node, string context, string key)
     {
         if (Scalar(node, context, key, "auto, flv or mpegts") is not { } text)
         {

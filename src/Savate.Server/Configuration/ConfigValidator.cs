@@ -396,7 +396,8 @@ internal static class ConfigValidator
         }
     }
 
-    private static string Format(TimeSpan value)
+    /// <summary>A duration as the config writes it: <c>5s</c>, <c>500ms</c>, <c>1.5s</c>.</summary>
+    internal static string Format(TimeSpan value)
     {
         var sign = value < TimeSpan.Zero ? "-" : "";
         var ticks = Math.Abs(value.Ticks);

@@ -34,7 +34,7 @@ public sealed record MountConfig
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>yaml <c>fallback</c>: what listeners get when the source is gone, tried in order. Default: none (disconnect).</summary>
-    public IReadOnlyList<FallbackConfig> Fallback { get; init; } = [];
+    public IReadOnlyList<FallbackConfig> Fallback { get; init => field = ValueList<FallbackConfig>.From(value); } = ValueList<FallbackConfig>.Empty;
 
     /// <summary>yaml <c>override</c>: whether listeners move back from a fallback when the source returns. Default: true.</summary>
     public bool Override { get; init; } = true;

@@ -7,7 +7,7 @@ public sealed record RelayConfig
     public required string Mount { get; init; }
 
     /// <summary>yaml <c>upstreams</c> (a string or a list): absolute http(s) URLs, tried in order. Required.</summary>
-    public IReadOnlyList<string> Upstreams { get; init; } = [];
+    public IReadOnlyList<string> Upstreams { get; init => field = ValueList<string>.From(value); } = ValueList<string>.Empty;
 
     /// <summary>yaml <c>on-demand</c>: connect upstream only while someone listens. Default: true.</summary>
     public bool OnDemand { get; init; } = true;

@@ -7,10 +7,10 @@ public sealed record SavateConfig
     public ServerConfig Server { get; init; } = new();
 
     /// <summary>yaml <c>mounts</c>: the declared mounts, in file order. Default: none (mounts are created dynamically).</summary>
-    public IReadOnlyList<MountConfig> Mounts { get; init; } = [];
+    public IReadOnlyList<MountConfig> Mounts { get; init => field = ValueList<MountConfig>.From(value); } = ValueList<MountConfig>.Empty;
 
     /// <summary>yaml <c>relays</c>: mounts pulled from an upstream server. Default: none.</summary>
-    public IReadOnlyList<RelayConfig> Relays { get; init; } = [];
+    public IReadOnlyList<RelayConfig> Relays { get; init => field = ValueList<RelayConfig>.From(value); } = ValueList<RelayConfig>.Empty;
 
     /// <summary>yaml <c>master</c>: a master server whose mounts are all relayed. Default: none.</summary>
     public MasterConfig? Master { get; init; }

@@ -4,7 +4,7 @@ namespace Savate.Server.Configuration;
 public sealed record ServerConfig
 {
     /// <summary>yaml <c>listen</c> (a string or a list of absolute http/https URLs). Default: all interfaces, port 8000 (the Icecast port).</summary>
-    public IReadOnlyList<string> Listen { get; init; } = ["http://0.0.0.0:8000"];
+    public IReadOnlyList<string> Listen { get; init => field = ValueList<string>.From(value); } = ValueList<string>.From(["http://0.0.0.0:8000"]);
 
     /// <summary>yaml <c>source-password</c>: password sources publish with; a mount's own overrides it. Default: none (no check).</summary>
     public string? SourcePassword { get; init; }
@@ -50,6 +50,9 @@ public sealed record ServerConfig
 
     /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
     public string? AccessLog { get; init; }
+
+    /// <summary>yaml <c>watch-config</c>: reload the config file when it changes (debounced). Default: true (SIGHUP works either way).</summary>
+    public bool WatchConfig { get; init; } = true;
 
     /// <summary>
     /// yaml <c>mount-defaults</c>: the same keys as a mount minus <c>path</c>. Settings of dynamic mounts, and the defaults of

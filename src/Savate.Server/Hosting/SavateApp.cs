@@ -16,7 +16,11 @@ namespace Savate.Server.Hosting;
 /// <summary>Builds the Kestrel host around a configuration: used by Program and by the functional tests.</summary>
 public static class SavateApp
 {
-    public static WebApplication Build(SavateConfig config, string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="config">The validated configuration.</param>
+    /// <param name="args">Host arguments (<c>--urls</c>).</param>
+    /// <param name="configure">Changes to the builder (tests: logging).</param>
+    /// <param name="configPath">The file <paramref name="config"/> was read from: reloads (SIGHUP, file watch, admin API) read it again.</param>
+    public static WebApplication Build(SavateConfig config, string[] args, Action<WebApplicationBuilder>? configure = null, string? configPath = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
         builder.Logging.AddSimpleConsole(o =>
@@ -41,6 +45,10 @@ public static class SavateApp
         builder.Services.AddSingleton<Relaying.RelayService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Relaying.RelayService>());
         builder.Services.AddHls();
+        // Config reloads (Hosting/ConfigReloader.cs): SIGHUP and the file watch here, the admin API through IConfigReloader.
+        builder.Services.AddSingleton(new ConfigSource(configPath));
+        builder.Services.AddSingleton<IConfigReloader, ConfigReloader>();
+        builder.Services.AddHostedService<ConfigWatcher>();
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;

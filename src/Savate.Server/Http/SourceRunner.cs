@@ -79,6 +79,11 @@ internal static class SourceRunner
             else
             {
                 StreamingLog.SourceEnded(logger, mount.Path, result.Reason, session.BytesIn, seconds);
+                if (result.End == SourceEnd.Cancelled)
+                {
+                    // Kicked (its mount was removed by a reload) or stopping: the encoder learns it at once.
+                    transport.Abort();
+                }
             }
         }
         finally

@@ -33,7 +33,8 @@ internal sealed class Mount : IDisposable
     private SourceSession? _source;
     private MountFormat _detectedFormat;
     private readonly Func<string, Mount?> _findMount;
-    private readonly FileMedia?[] _files;
+    private readonly Func<string, FileMedia> _loadFile;
+    private FileMedia?[] _files;
     private ITimer? _graceTimer;
     private ITimer? _evaluateTimer;
     private bool _inGrace;
@@ -51,8 +52,8 @@ internal sealed class Mount : IDisposable
         Action<Mount>? onIdle = null, Func<string, Mount?>? findMount = null, Func<string, FileMedia>? loadFile = null)
     {
         _findMount = findMount ?? (_ => null);
-        loadFile ??= FileMedia.Load;
-        _files = [.. config.Fallback.Select(f => f.File is null ? null : loadFile(f.FullPath ?? f.File))];
+        _loadFile = loadFile ?? FileMedia.Load;
+        _files = [.. config.Fallback.Select(f => f.File is null ? null : _loadFile(f.FullPath ?? f.File))];
         Config = config;
         Server = server;
         Pool = pool;
@@ -105,7 +106,8 @@ internal sealed class Mount : IDisposable
 
     public ServerConfig Server { get; private set; }
 
-    public bool IsDynamic { get; }
+    /// <summary>Created by a source on an undeclared path; a reload that declares the path makes it a declared mount.</summary>
+    public bool IsDynamic { get; set; }
 
     /// <summary>Pulled from an upstream by a relay: listeners are accepted (and wait) before the relay has a source.</summary>
     public bool IsRelayed { get; set; }
@@ -180,14 +182,86 @@ internal sealed class Mount : IDisposable
     /// <summary>True once the stream a listener of <paramref name="epoch"/> was following has ended for good.</summary>
     public bool IsEnded(long epoch) => epoch < Volatile.Read(ref _endedBefore);
 
-    /// <summary>Applies a reloaded configuration (listeners and the source stay).</summary>
+    /// <summary>
+    /// Applies a reloaded configuration in place: the source and the listeners stay. Limits apply to what comes next
+    /// (new listeners, new sources, the next lag check); a changed fallback chain is re-evaluated at once: an entry
+    /// added is used now if it is the first available one, and removing the entry now playing moves to the next
+    /// available one (at its first keyframe), else to grace. Fallback files are loaded before anything changes.
+    /// </summary>
     public void Reconfigure(MountConfig config, ServerConfig server)
     {
-        Config = config;
-        Server = server;
+        var old = Config;
+        var chainChanged = !old.Fallback.Equals(config.Fallback);
+        FileMedia?[]? files = null;
+        if (chainChanged)
+        {
+            var oldFiles = _files;
+            files = new FileMedia?[config.Fallback.Count];
+            for (var i = 0; i < files.Length; i++)
+            {
+                var entry = config.Fallback[i];
+                if (entry.File is null)
+                {
+                    continue;
+                }
+                var reuse = old.Fallback.Select((f, j) => (f, j)).FirstOrDefault(x => x.f.File is not null && x.f.FullPath == entry.FullPath && oldFiles[x.j] is not null);
+                files[i] = reuse.f is not null ? oldFiles[reuse.j] : _loadFile(entry.FullPath ?? entry.File);
+            }
+        }
+        bool startTimer;
+        lock (_lock)
+        {
+            if (files is not null)
+            {
+                if (_playingKind == FeedKind.Fallback && _fallbackIndex >= 0 && _fallbackIndex < old.Fallback.Count)
+                {
+                    var index = IndexOf(config.Fallback, old.Fallback[_fallbackIndex]);
+                    if (index < 0)
+                    {
+                        // The entry playing was removed: stop it; Evaluate moves on to the next one (or to grace).
+                        StopFallback();
+                    }
+                    _fallbackIndex = index;
+                }
+                _files = files;
+            }
+            Config = config;
+            Server = server;
+            startTimer = !_disposed && config.Fallback.Count > 0 && _evaluateTimer is null;
+        }
         Ring.BufferMilliseconds = (long)config.Buffer.TotalMilliseconds;
         Ring.MaxBytes = config.BufferBytes;
         _flush.Interval = server.FlushInterval;
+        if (startTimer)
+        {
+            Start();
+        }
+        else if (chainChanged || old.Override != config.Override)
+        {
+            Evaluate();
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<FallbackConfig> chain, FallbackConfig entry)
+    {
+        for (var i = 0; i < chain.Count; i++)
+        {
+            if (chain[i] == entry)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// The mount was removed by a reload: its source is dropped and its listeners end cleanly (each gets the
+    /// end of the stream after what it was sent, then the connection closes).
+    /// </summary>
+    public void Remove()
+    {
+        Source?.Kick();
+        Dispose();
     }
 
     /// <summary>Claims the mount for a source; false (409) when another source has it.</summary>

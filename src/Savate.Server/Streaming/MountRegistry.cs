@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
+using Savate.Server.Streaming.Feeds;
 
 namespace Savate.Server.Streaming;
 
@@ -12,10 +13,13 @@ internal sealed class MountRegistry : IDisposable
     private readonly ILogger _logger;
     private readonly object _createLock = new();
     private int _listeners;
+    private SavateConfig _config;
+    // Fallback files by full path, shared by every mount that names them; a reload reuses those unchanged on disk.
+    private Dictionary<string, LoadedFile> _files = new(StringComparer.Ordinal);
 
     public MountRegistry(SavateConfig config, TimeProvider time, ILoggerFactory loggerFactory, SlicePool? pool = null)
     {
-        Config = config;
+        _config = config;
         Time = time;
         Pool = pool ?? new SlicePool();
         _loggerFactory = loggerFactory;
@@ -30,7 +34,8 @@ internal sealed class MountRegistry : IDisposable
         }
     }
 
-    public SavateConfig Config { get; private set; }
+    /// <summary>The configuration in effect: an immutable snapshot, swapped whole by a reload.</summary>
+    public SavateConfig Config => Volatile.Read(ref _config);
 
     public TimeProvider Time { get; }
 
@@ -108,14 +113,170 @@ internal sealed class MountRegistry : IDisposable
     public void ReleaseListenerSlot() => Interlocked.Decrement(ref _listeners);
 
     private Mount CreateMount(MountConfig config, bool isDynamic) =>
-        new(config, Config.Server, Pool, Time, _loggerFactory.CreateLogger("Savate.Mount"), isDynamic, isDynamic ? OnDynamicIdle : null, Find);
+        new(config, Config.Server, Pool, Time, _loggerFactory.CreateLogger("Savate.Mount"), isDynamic, OnDynamicIdle, Find, LoadFile);
+
+    private FileMedia LoadFile(string fullPath)
+    {
+        lock (_files)
+        {
+            if (_files.TryGetValue(fullPath, out var loaded) && loaded.IsCurrent())
+            {
+                return loaded.Media;
+            }
+            var media = FileMedia.Load(fullPath);
+            _files[fullPath] = LoadedFile.Of(fullPath, media);
+            return media;
+        }
+    }
+
+    /// <summary>
+    /// Loads every fallback file <paramref name="next"/> names (reusing those already loaded and unchanged on disk),
+    /// so that a reload fails before it changes anything when a file cannot be played. False with the errors added.
+    /// </summary>
+    public bool TryLoadFiles(SavateConfig next, List<string> errors)
+    {
+        var entries = next.Mounts.Select((m, i) => (Context: $"mounts[{i}] ({m.Path})", m.Fallback))
+            .Append(("server.mount-defaults", next.Server.MountDefaults.Fallback));
+        foreach (var (context, chain) in entries)
+        {
+            for (var i = 0; i < chain.Count; i++)
+            {
+                if (chain[i] is { File: { } file } entry)
+                {
+                    try
+                    {
+                        LoadFile(entry.FullPath ?? file);
+                    }
+                    catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+                    {
+                        errors.Add($"{context}: fallback[{i}]: file: {e.Message}");
+                    }
+                }
+            }
+        }
+        return errors.Count == 0;
+    }
+
+    /// <summary>
+    /// Applies a validated reload in place, mount by mount (YARP's config swap): new mounts are created first (a changed
+    /// mount may fall back to one), changed ones reconfigured, removed ones closed (source dropped, listeners ended).
+    /// A mount whose settings did not change is not touched unless server settings it uses changed. Call
+    /// <see cref="TryLoadFiles"/> first. Relayed mounts are the relay service's (it calls <see cref="GetOrCreateRelayed"/>
+    /// and <see cref="RelayRemoved"/>).
+    /// </summary>
+    public void Apply(SavateConfig next, ConfigDiff diff)
+    {
+        lock (_createLock)
+        {
+            var previous = Config;
+            Volatile.Write(ref _config, next);
+            var serverChanged = previous.Server != next.Server;
+            var declared = next.Mounts.ToDictionary(m => m.Path, StringComparer.Ordinal);
+            var relayed = next.Relays.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal);
+            var started = new List<Mount>();
+            foreach (var added in diff.Added)
+            {
+                if (_mounts.TryGetValue(added.Path, out var existing))
+                {
+                    // A dynamic (or relayed) mount of that path runs already: it becomes the declared one, in place.
+                    existing.IsDynamic = false;
+                    existing.Reconfigure(added, next.Server);
+                }
+                else
+                {
+                    var mount = CreateMount(added, isDynamic: false);
+                    _mounts[added.Path] = mount;
+                    started.Add(mount);
+                }
+            }
+            foreach (var mount in started)
+            {
+                mount.Start();
+            }
+            foreach (var change in diff.Changed)
+            {
+                _mounts[change.After.Path].Reconfigure(change.After, next.Server);
+            }
+            var removedPaths = diff.Removed.Select(m => m.Path).ToHashSet(StringComparer.Ordinal);
+            foreach (var mount in _mounts.Values)
+            {
+                if (declared.ContainsKey(mount.Path))
+                {
+                    if (serverChanged && !diff.Changed.Any(c => c.After.Path == mount.Path) && !diff.Added.Any(a => a.Path == mount.Path))
+                    {
+                        mount.Reconfigure(mount.Config, next.Server);
+                    }
+                }
+                else if (!removedPaths.Contains(mount.Path) && (serverChanged || previous.Server.MountDefaults != next.Server.MountDefaults))
+                {
+                    // Dynamic mounts and relayed mounts not declared under mounts run with mount-defaults.
+                    mount.Reconfigure(next.Server.MountDefaults with { Path = mount.Path }, next.Server);
+                }
+            }
+            foreach (var removed in diff.Removed)
+            {
+                if (!_mounts.TryGetValue(removed.Path, out var mount))
+                {
+                    continue;
+                }
+                if (relayed.Contains(removed.Path))
+                {
+                    // Still relayed: it stays, with mount-defaults.
+                    mount.Reconfigure(next.Server.MountDefaults with { Path = removed.Path }, next.Server);
+                    continue;
+                }
+                if (_mounts.TryRemove(new(removed.Path, mount)))
+                {
+                    var listeners = mount.ListenerCount;
+                    var hadSource = mount.Source is not null;
+                    mount.Remove();
+                    StreamingLog.MountRemoved(_logger, removed.Path, hadSource, listeners);
+                }
+            }
+        }
+    }
+
+    /// <summary>A relay of the config is gone: its mount stays if declared, else it goes with its listeners.</summary>
+    public void RelayRemoved(string path)
+    {
+        lock (_createLock)
+        {
+            if (!_mounts.TryGetValue(path, out var mount))
+            {
+                return;
+            }
+            mount.IsRelayed = false;
+            if (!Config.Mounts.Any(m => m.Path == path) && _mounts.TryRemove(new(path, mount)))
+            {
+                var listeners = mount.ListenerCount;
+                var hadSource = mount.Source is not null;
+                mount.Remove();
+                StreamingLog.MountRemoved(_logger, path, hadSource, listeners);
+            }
+        }
+    }
+
+    private sealed record LoadedFile(FileMedia Media, long Length, DateTime LastWrite, string Path)
+    {
+        public static LoadedFile Of(string path, FileMedia media)
+        {
+            var info = new FileInfo(path);
+            return new LoadedFile(media, info.Exists ? info.Length : -1, info.Exists ? info.LastWriteTimeUtc : default, path);
+        }
+
+        public bool IsCurrent()
+        {
+            var info = new FileInfo(Path);
+            return info.Exists && info.Length == Length && info.LastWriteTimeUtc == LastWrite;
+        }
+    }
 
     private void OnDynamicIdle(Mount mount)
     {
         // A dynamic mount lives while it has a source or listeners; once both are gone it is removed.
         lock (_createLock)
         {
-            if (mount.Source is null && !mount.InGrace && mount.ListenerCount == 0 && _mounts.TryRemove(new(mount.Path, mount)))
+            if (mount.IsDynamic && mount.Source is null && !mount.InGrace && mount.ListenerCount == 0 && _mounts.TryRemove(new(mount.Path, mount)))
             {
                 mount.Dispose();
                 StreamingLog.DynamicMountRemoved(_logger, mount.Path);

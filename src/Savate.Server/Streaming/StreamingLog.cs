@@ -31,4 +31,7 @@ internal static partial class StreamingLog
 
     [LoggerMessage(122, LogLevel.Information, "Dynamic mount {Mount} removed")]
     public static partial void DynamicMountRemoved(ILogger logger, string mount);
+
+    [LoggerMessage(123, LogLevel.Information, "Mount {Mount} removed by a reload (source dropped: {HadSource}, {Listeners} listener(s) ended)")]
+    public static partial void MountRemoved(ILogger logger, string mount, bool hadSource, int listeners);
 }
