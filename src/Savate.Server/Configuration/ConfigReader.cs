@@ -21,6 +21,7 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
     [
         "listen", "source-password", "relay-password", "admin-password", "max-listeners", "dynamic-mounts",
         "source-timeout", "flush-interval", "listener-send-buffer", "access-log", "mount-defaults",
+        "source-min-rate", "max-dynamic-mounts", "max-tag-size", "partial-input-budget",
     ];
 
     private static readonly string[] s_mountKeys =
@@ -174,6 +175,18 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
                         }
                     }
 
+                    break;
+                case "source-min-rate":
+                    server = server with { SourceMinRate = IntSize(value, Context, key) ?? server.SourceMinRate };
+                    break;
+                case "max-dynamic-mounts":
+                    server = server with { MaxDynamicMounts = Int(value, Context, key) ?? server.MaxDynamicMounts };
+                    break;
+                case "max-tag-size":
+                    server = server with { MaxTagSize = IntSize(value, Context, key) ?? server.MaxTagSize };
+                    break;
+                case "partial-input-budget":
+                    server = server with { PartialInputBudget = Size(value, Context, key) ?? server.PartialInputBudget };
                     break;
                 case "mount-defaults":
                     server = server with { MountDefaults = ReadMountKeys(value, server.MountDefaults, "server.mount-defaults", isDefaults: true).Mount };
@@ -584,6 +597,20 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
             Error(context, key, $"\"{text}\" is not a duration ({hint})");
             return null;
         }
+    }
+
+    private int? IntSize(YamlNode node, string context, string key)
+    {
+        if (Size(node, context, key) is not { } size)
+        {
+            return null;
+        }
+        if (size > int.MaxValue)
+        {
+            Error(context, key, $"{size} bytes is too large (at most {int.MaxValue})");
+            return null;
+        }
+        return (int)size;
     }
 
     private long? Size(YamlNode node, string context, string key)
