@@ -129,16 +129,29 @@ public sealed class SourceLimitsTests
     {
         await using var server = await TestServer.StartAsync(Config);
         await using var junk = await OpenRawSourceAsync(server.Port, "/junk.ts", "video/mp2t");
-        var noise = new byte[64 * 1024];
+        // Real packets with 50 bytes of noise after every 20: each write needs several resyncs.
+        var sample = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "samples", "sample.ts"));
+        var noise = new byte[50];
         var random = new Random(7);
         var clock = Stopwatch.StartNew();
         var writes = 0;
+        var offset = 0;
         while (clock.Elapsed < TimeSpan.FromSeconds(3))
         {
+            if (offset + 20 * 188 > sample.Length)
+            {
+                offset = 0;
+            }
             random.NextBytes(noise);
+            for (var i = 0; i < noise.Length; i++)
+            {
+                noise[i] = noise[i] == 0x47 ? (byte)0 : noise[i];
+            }
+            await junk.SendAsync(sample.AsMemory(offset, 20 * 188));
             await junk.SendAsync(noise);
+            offset += 20 * 188;
             writes++;
-            await Task.Delay(10);
+            await Task.Delay(5);
         }
 
         await Wait.UntilAsync(() => server.Logs.Count(103) > 0, TimeSpan.FromSeconds(5), "the first resync line");
