@@ -21,6 +21,7 @@ internal sealed class MountRegistry : IDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Savate.Mounts");
         SourceGuard = new SourceGuard(() => Config.Server.PartialInputBudget, time);
+        TcpMemory = new TcpMemoryMonitor(time);
         foreach (var mountConfig in config.Mounts)
         {
             _mounts[mountConfig.Path] = CreateMount(mountConfig, isDynamic: false);
@@ -36,6 +37,16 @@ internal sealed class MountRegistry : IDisposable
     public TimeProvider Time { get; }
 
     public SlicePool Pool { get; }
+
+    /// <summary>The kernel's TCP memory: under pressure, non-readers are evicted earlier and new listeners get smaller buffers.</summary>
+    public TcpMemoryMonitor TcpMemory { get; set; }
+
+    /// <summary>SO_SNDBUF for a new listener of <paramref name="mount"/>: listener-send-buffer, a quarter of it under TCP memory pressure.</summary>
+    public int ListenerSendBufferFor(Mount mount)
+    {
+        var configured = mount.Server.ListenerSendBuffer;
+        return configured > 0 && TcpMemory.UnderPressure ? Math.Max(configured / 4, 16 * 1024) : configured;
+    }
 
     /// <summary>The partial-input budget and hostile-input log throttle shared by every source.</summary>
     public SourceGuard SourceGuard { get; }

@@ -11,6 +11,7 @@ namespace Savate.Server.Tests.Functional;
 /// mid-write, a fallback file removed while it plays. Each ends with another mount unaffected (its listener keeps
 /// receiving) and the process's descriptors back near their baseline.
 /// </summary>
+[Collection(nameof(FaultTests))]
 public sealed class FaultTests
 {
     private static string Config(string fallbackFile, int upstreamPort) => $"""
@@ -238,3 +239,7 @@ public sealed class FaultTests
         await fixture.AssertUnharmedAsync();
     }
 }
+
+/// <summary>The fault suite counts the process's descriptors: nothing else may run beside it.</summary>
+[CollectionDefinition(nameof(FaultTests), DisableParallelization = true)]
+public sealed class FaultTestsCollection;
