@@ -38,6 +38,10 @@ internal static class ConfigKeys
         new("request-head-timeout", (r, n, c, k, s) => s with { RequestHeadTimeout = r.Duration(n, c, k) ?? s.RequestHeadTimeout }, s => s.RequestHeadTimeout),
         new("max-pending-connections", (r, n, c, k, s) => s with { MaxPendingConnections = r.Int(n, c, k) ?? s.MaxPendingConnections }, s => s.MaxPendingConnections),
         new("max-pending-per-address", (r, n, c, k, s) => s with { MaxPendingPerAddress = r.Int(n, c, k) ?? s.MaxPendingPerAddress }, s => s.MaxPendingPerAddress),
+        new("source-min-rate", (r, n, c, k, s) => s with { SourceMinRate = r.IntSize(n, c, k) ?? s.SourceMinRate }, s => s.SourceMinRate),
+        new("max-dynamic-mounts", (r, n, c, k, s) => s with { MaxDynamicMounts = r.Int(n, c, k) ?? s.MaxDynamicMounts }, s => s.MaxDynamicMounts),
+        new("max-tag-size", (r, n, c, k, s) => s with { MaxTagSize = r.IntSize(n, c, k) ?? s.MaxTagSize }, s => s.MaxTagSize),
+        new("partial-input-budget", (r, n, c, k, s) => s with { PartialInputBudget = r.Size(n, c, k) ?? s.PartialInputBudget }, s => s.PartialInputBudget),
         new("watch-config", (r, n, c, k, s) => s with { WatchConfig = r.Bool(n, c, k) ?? s.WatchConfig }, s => s.WatchConfig),
         new("mount-defaults", (r, n, c, k, s) => s with { MountDefaults = r.ReadMountKeys(n, s.MountDefaults, "server.mount-defaults", isDefaults: true).Mount }, s => s.MountDefaults),
     ];

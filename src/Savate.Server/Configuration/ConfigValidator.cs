@@ -136,6 +136,26 @@ internal static class ConfigValidator
         {
             errors.Add($"{Context}: listener-send-buffer: {server.ListenerSendBuffer} must not be negative (0 = kernel default)");
         }
+
+        if (server.SourceMinRate < 0)
+        {
+            errors.Add($"{Context}: source-min-rate: {server.SourceMinRate} must not be negative (0 = off, e.g. 1KiB)");
+        }
+
+        if (server.MaxDynamicMounts < 0)
+        {
+            errors.Add($"{Context}: max-dynamic-mounts: {server.MaxDynamicMounts} must not be negative (0 = none, e.g. 100)");
+        }
+
+        if (server.MaxTagSize is < 1024 or > 16 * 1024 * 1024 - 1)
+        {
+            errors.Add($"{Context}: max-tag-size: {server.MaxTagSize} must be between 1KiB and 16MiB - 1 (FLV's DataSize is 24 bits; e.g. 4MiB)");
+        }
+
+        if (server.PartialInputBudget < server.MaxTagSize)
+        {
+            errors.Add($"{Context}: partial-input-budget: {server.PartialInputBudget} must be at least max-tag-size ({server.MaxTagSize}), or no source could send a maximal tag (e.g. 64MiB)");
+        }
     }
 
     private static void ValidateMount(MountConfig mount, string context, IReadOnlySet<string>? keys, List<string> errors)

@@ -24,6 +24,28 @@ public sealed record ServerConfig
     /// <summary>yaml <c>source-timeout</c>: a source silent this long is dropped. Default: 10s (Icecast's <c>source-timeout</c>).</summary>
     public TimeSpan SourceTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// yaml <c>source-min-rate</c> (size syntax, bytes per second): a source that sends less than this on average over a
+    /// <c>source-timeout</c> window is dropped (as Kestrel's MinRequestBodyDataRate; the first window is the grace
+    /// period), 0 = off. Default: 1 KiB/s (8 kbit/s, a quarter of the leanest audio-only stream).
+    /// </summary>
+    public int SourceMinRate { get; init; } = 1024;
+
+    /// <summary>yaml <c>max-dynamic-mounts</c>: mounts sources may create on the fly at once; over it, 503. Default: 100.</summary>
+    public int MaxDynamicMounts { get; init; } = 100;
+
+    /// <summary>
+    /// yaml <c>max-tag-size</c> (size syntax): largest FLV tag DataSize a source may send; a larger one drops the source before
+    /// it is buffered. Default: 4 MiB (a 4K keyframe is rarely above 1 MiB; FLV's own limit is 16 MiB).
+    /// </summary>
+    public int MaxTagSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// yaml <c>partial-input-budget</c> (size syntax): bytes of incomplete tags/packets all sources may hold at once; over it,
+    /// the source holding the most is dropped. Default: 64 MiB (16 sources each mid-way through a maximal tag).
+    /// </summary>
+    public long PartialInputBudget { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>yaml <c>flush-interval</c>: how often listeners are woken to send. Default: 40ms (one frame at 25 fps).</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(40);
 

@@ -73,7 +73,12 @@ public static class SavateApp
         var app = builder.Build();
         var registry = app.Services.GetRequiredService<MountRegistry>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Savate.Sources");
-        app.Lifetime.ApplicationStopping.Register(registry.Dispose);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            // Sources first: a source body still streaming in would hold Kestrel's stop until its shutdown timeout (30 s).
+            registry.KickSources();
+            registry.Dispose();
+        });
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
         app.UseHls();
         app.Run(context => Dispatch(context, registry, relays, logger));

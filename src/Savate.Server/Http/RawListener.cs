@@ -27,7 +27,7 @@ internal static class RawListener
             try
             {
                 // TCP_NODELAY is already set on accept, by the front door or by Kestrel's transport.
-                ListenerHandler.CapSendBuffer(connection.Socket, mount.Server.ListenerSendBuffer);
+                ListenerHandler.CapSendBuffer(connection.Socket, registry.ListenerSendBufferFor(mount));
                 // Headers go out now, not with the first media byte: a relay pulling from here (or a
                 // player) knows at once that the mount exists while it waits for a keyframe.
                 if (!await sink.WriteAsync(OkHead(mount)).ConfigureAwait(false) || isHead)

@@ -34,6 +34,10 @@ internal static class SourceAdmission
                 return Admission.Refuse(401, "Source credentials required (user \"source\" and the server's source password)");
             }
             mount = registry.GetOrCreateDynamic(path);
+            if (mount is null)
+            {
+                return Admission.Refuse(503, $"No mount {path}, and no more can be created on the fly (server.max-dynamic-mounts is {server.MaxDynamicMounts})");
+            }
         }
         else
         {
@@ -54,7 +58,7 @@ internal static class SourceAdmission
             format = mount.Config.Format;
         }
 
-        var session = new SourceSession(mount, remote, userAgent);
+        var session = new SourceSession(mount, remote, userAgent, registry.SourceGuard);
         if (!mount.TryClaim(session))
         {
             return Admission.Refuse(409, $"{path} already has a source");

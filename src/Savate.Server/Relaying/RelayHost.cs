@@ -32,7 +32,7 @@ internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logge
     public async Task<RelayFeedResult> FeedAsync(string mount, string? contentType, Stream body, CancellationToken cancellationToken)
     {
         var target = registry.GetOrCreateRelayed(mount);
-        var session = new SourceSession(target, "relay", "Savate relay");
+        var session = new SourceSession(target, "relay", "Savate relay", registry.SourceGuard);
         if (!target.TryClaim(session))
         {
             return RelayFeedResult.Refused;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Savate.Server.Streaming;
 
@@ -6,8 +7,10 @@ namespace Savate.Server.Streaming;
 /// Evicts listeners stuck in a write for longer than their mount's evict-lag: a peer that stops reading
 /// never returns to its own send loop, so its lag has to be checked from outside.
 /// </summary>
-internal sealed class LagMonitor(MountRegistry registry, TimeProvider time) : BackgroundService
+internal sealed class LagMonitor(MountRegistry registry, TimeProvider time, ILogger<LagMonitor> logger) : BackgroundService
 {
+    private bool _pressure;
+
     // Eviction lands within evict-lag plus this period.
     private static readonly TimeSpan s_period = TimeSpan.FromMilliseconds(250);
 
@@ -29,11 +32,19 @@ internal sealed class LagMonitor(MountRegistry registry, TimeProvider time) : Ba
 
     public void CheckAll()
     {
+        var sample = registry.TcpMemory.Sample();
+        var pressure = sample.Known && sample.Pages > sample.MinPages;
+        if (pressure != _pressure)
+        {
+            _pressure = pressure;
+            long Mib(long pages) => pages * Environment.SystemPageSize / (1024 * 1024);
+            StreamingLog.TcpMemoryPressure(logger, pressure ? "above" : "back below", Mib(sample.Pages), Mib(sample.MinPages), Mib(sample.PressurePages));
+        }
         foreach (var mount in registry.Mounts)
         {
             foreach (var listener in mount.SnapshotListeners())
             {
-                listener.EvictIfStuck();
+                listener.EvictIfStuck(pressure);
             }
         }
     }

@@ -97,11 +97,13 @@ internal sealed class Listener
 
     /// <summary>
     /// Called by the lag monitor: a listener stuck in a write (its peer stopped reading) never reaches
-    /// its own lag check, so it is evicted from outside once later than evict-lag.
+    /// its own lag check, so it is evicted from outside once later than evict-lag (max-lag while the kernel's
+    /// TCP memory is under pressure: its send buffer is what a stuck listener holds).
     /// </summary>
-    public bool EvictIfStuck()
+    public bool EvictIfStuck(bool memoryPressure = false)
     {
-        if (IsWriting && LagMilliseconds > (long)_mount.Config.EvictLag.TotalMilliseconds)
+        var limit = memoryPressure ? _mount.Config.MaxLag : _mount.Config.EvictLag;
+        if (IsWriting && LagMilliseconds > (long)limit.TotalMilliseconds)
         {
             Evict(ListenerEnd.EvictedLag);
             return true;

@@ -39,6 +39,7 @@ internal sealed class Mount : IDisposable
     private ITimer? _evaluateTimer;
     private bool _inGrace;
     private IContainerIngest? _liveIngest;
+    private bool _liveWaiting;
     private FeedKind _playingKind;
     private int _fallbackIndex = -1;
     private ActiveFallback? _fallback;
@@ -301,7 +302,11 @@ internal sealed class Mount : IDisposable
         }
     }
 
-    /// <summary>The live source has its ingest: it plays now, or (override: false) once the fallback ends.</summary>
+    /// <summary>
+    /// The live source has its ingest: it plays from its first keyframe (or, override: false, its first keyframe
+    /// after the fallback ends). Until then whatever plays (the fallback, or nothing through grace) goes on, so a
+    /// source that connects and trickles does not freeze the listeners.
+    /// </summary>
     public void AttachLiveIngest(SourceSession source, IContainerIngest ingest)
     {
         lock (_lock)
@@ -312,7 +317,37 @@ internal sealed class Mount : IDisposable
             }
             _liveIngest = ingest;
         }
-        Evaluate();
+        ingest.ActivateAtJoinPoint(TryGoLive);
+    }
+
+    // Runs under the live ingest's lock, at each of its join points until it plays. Lock order: ingest, then the
+    // mount's (then a fallback ingest's, to stop it); the mount never takes the live ingest's lock under its own.
+    private bool TryGoLive(IContainerIngest ingest)
+    {
+        string? announce;
+        lock (_lock)
+        {
+            if (_disposed || _liveIngest != ingest)
+            {
+                return false;
+            }
+            if (_playingKind == FeedKind.Live)
+            {
+                return true;
+            }
+            if (_playingKind == FeedKind.Fallback && !Config.Override && _fallback is { Task.IsCompleted: false } && IsFallbackAvailable(_fallbackIndex))
+            {
+                // override: false: the fallback plays on; when it ends no other starts, and the next keyframe goes live.
+                _liveWaiting = true;
+                return false;
+            }
+            StopFallback();
+            SwitchTo(FeedKind.Live, -1, "live");
+            _liveWaiting = false;
+            announce = _playing;
+        }
+        FeedLog.Switched(_logger, Path, announce);
+        return true;
     }
 
     /// <summary>The source is gone: listeners are held for the grace period, then the fallback plays, or they are closed.</summary>
@@ -326,6 +361,7 @@ internal sealed class Mount : IDisposable
             }
             _source = null;
             _liveIngest = null;
+            _liveWaiting = false;
             // Listeners that were following the live source (or waiting for its first keyframe)
             // are held for the grace period; a fallback that is playing simply goes on.
             if (_playingKind == FeedKind.Live || (_playingKind == FeedKind.None && !_inGrace))
@@ -395,15 +431,13 @@ internal sealed class Mount : IDisposable
                 StopFallback();
             }
 
-            if (_liveIngest is not null)
+            if (_liveIngest is not null && (_playingKind == FeedKind.Live || _liveWaiting))
             {
-                var keepFallback = _playingKind == FeedKind.Fallback && !Config.Override && IsFallbackAvailable(_fallbackIndex);
-                if (!keepFallback && _playingKind != FeedKind.Live)
+                // Live plays, or takes over at its next keyframe (TryGoLive); a fallback that ended is not replaced.
+                if (_playingKind == FeedKind.Fallback && _fallback is null)
                 {
-                    StopFallback();
-                    SwitchTo(FeedKind.Live, -1, "live");
-                    _liveIngest.Activate();
-                    announce = _playing;
+                    _playingKind = FeedKind.None;
+                    _playing = "nothing";
                 }
             }
             else if (!_inGrace)

@@ -24,6 +24,8 @@ internal sealed class MountRegistry : IDisposable
         Pool = pool ?? new SlicePool();
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Savate.Mounts");
+        SourceGuard = new SourceGuard(() => Config.Server.PartialInputBudget, time);
+        TcpMemory = new TcpMemoryMonitor(time);
         foreach (var mountConfig in config.Mounts)
         {
             _mounts[mountConfig.Path] = CreateMount(mountConfig, isDynamic: false);
@@ -41,20 +43,40 @@ internal sealed class MountRegistry : IDisposable
 
     public SlicePool Pool { get; }
 
+    /// <summary>The kernel's TCP memory: under pressure, non-readers are evicted earlier and new listeners get smaller buffers.</summary>
+    public TcpMemoryMonitor TcpMemory { get; set; }
+
+    /// <summary>SO_SNDBUF for a new listener of <paramref name="mount"/>: listener-send-buffer, a quarter of it under TCP memory pressure.</summary>
+    public int ListenerSendBufferFor(Mount mount)
+    {
+        var configured = mount.Server.ListenerSendBuffer;
+        return configured > 0 && TcpMemory.UnderPressure ? Math.Max(configured / 4, 16 * 1024) : configured;
+    }
+
+    /// <summary>The partial-input budget and hostile-input log throttle shared by every source.</summary>
+    public SourceGuard SourceGuard { get; }
+
     public int ListenerCount => Volatile.Read(ref _listeners);
 
     public IEnumerable<Mount> Mounts => _mounts.Values.OrderBy(m => m.Path, StringComparer.Ordinal);
 
     public Mount? Find(string path) => _mounts.TryGetValue(path, out var mount) ? mount : null;
 
-    /// <summary>Creates a mount for a source that authenticated with the server password (Icecast does this).</summary>
-    public Mount GetOrCreateDynamic(string path)
+    /// <summary>
+    /// Creates a mount for a source that authenticated with the server password (Icecast does this); null when
+    /// server.max-dynamic-mounts dynamic mounts exist already.
+    /// </summary>
+    public Mount? GetOrCreateDynamic(string path)
     {
         lock (_createLock)
         {
             if (_mounts.TryGetValue(path, out var existing))
             {
                 return existing;
+            }
+            if (_mounts.Values.Count(m => m.IsDynamic) >= Config.Server.MaxDynamicMounts)
+            {
+                return null;
             }
             var mount = CreateMount(Config.Server.MountDefaults with { Path = path }, isDynamic: true);
             _mounts[path] = mount;
@@ -290,6 +312,15 @@ internal sealed class MountRegistry : IDisposable
         if (mount.IsDynamic && mount.Availability == MountAvailability.NoSource)
         {
             OnDynamicIdle(mount);
+        }
+    }
+
+    /// <summary>Ends every source at once (shutdown): their connections close instead of holding the host's stop.</summary>
+    public void KickSources()
+    {
+        foreach (var mount in _mounts.Values)
+        {
+            mount.Source?.Kick();
         }
     }
 

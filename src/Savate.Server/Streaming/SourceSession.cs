@@ -19,6 +19,8 @@ internal enum SourceEnd
     ConnectionLost,
     /// <summary>The server is stopping, or an operator kicked the source.</summary>
     Cancelled,
+    /// <summary>A limit was exceeded: the minimum data rate, or the partial-input budget.</summary>
+    OverLimit,
 }
 
 /// <summary>The outcome of a source session, with the reason in words for the log.</summary>
@@ -28,9 +30,10 @@ internal readonly record struct SourceResult(SourceEnd End, string Reason);
 /// One encoder pushing into one mount, whatever the transport (Kestrel body, raw connection, file,
 /// relay). It reads the body, feeds the container ingest, and hands the mount back when done.
 /// </summary>
-internal sealed class SourceSession(Mount mount, string remote, string? userAgent = null)
+internal sealed class SourceSession(Mount mount, string remote, string? userAgent = null, SourceGuard? guard = null)
 {
     private readonly CancellationTokenSource _kick = new();
+    private string? _dropReason;
 
     public Mount Mount { get; } = mount;
 
@@ -46,8 +49,18 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
 
     private long _bytesIn;
 
+    /// <summary>The server-wide limits this source is held to (null for tests that need none).</summary>
+    public SourceGuard? Guard => guard;
+
     /// <summary>Ends the session (admin kill, shutdown).</summary>
     public void Kick() => _kick.Cancel();
+
+    /// <summary>Ends the session for going over a limit (it reports <see cref="SourceEnd.OverLimit"/> with <paramref name="reason"/>).</summary>
+    public void Drop(string reason)
+    {
+        Interlocked.CompareExchange(ref _dropReason, reason, null);
+        _kick.Cancel();
+    }
 
     /// <summary>
     /// Waits for enough bytes to tell the format (when the Content-Type did not). Returns
@@ -84,6 +97,10 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         var ingest = ContainerIngest.Create(Mount, format);
         Mount.AttachLiveIngest(this, ingest);
         var timeout = Mount.Server.SourceTimeout;
+        var minRate = Mount.Server.SourceMinRate;
+        var time = Mount.Time;
+        var windowStart = time.GetTimestamp();
+        long windowBytes = 0;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);
         using var timer = new CancellationTokenSource();
         using var both = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, timer.Token);
@@ -102,15 +119,37 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
                 {
                     Interlocked.Add(ref _bytesIn, fresh);
                     Mount.Stats.AddBytesIn(fresh);
+                    windowBytes += fresh;
                 }
                 var consumed = ingest.Process(buffer);
                 ingest.Flush();
-                pending = buffer.Slice(consumed).Length;
+                var held = buffer.Slice(consumed).Length;
+                if (guard is not null && held != pending && guard.Budget.Update(this, held) is { } over)
+                {
+                    over.Session.Drop($"held {over.Held} bytes of incomplete input, the most when all sources held {over.Total} (partial-input-budget {guard.Budget.Limit})");
+                }
+                pending = held;
                 body.AdvanceTo(consumed, buffer.End);
                 if (ingest is TsIngest ts && ts.SkippedBytes > reportedSkips)
                 {
-                    StreamingLog.TsResync(Mount.Logger, Mount.Path, ts.SkippedBytes - reportedSkips);
-                    reportedSkips = ts.SkippedBytes;
+                    // Junk TS resyncs on every read: one line per connection per window, with the bytes skipped meanwhile.
+                    if (guard is null || guard.HostileLog.ShouldLog($"{SourceGuard.AddressOf(Remote)}|resync", out _))
+                    {
+                        StreamingLog.TsResync(Mount.Logger, Mount.Path, ts.SkippedBytes - reportedSkips);
+                        reportedSkips = ts.SkippedBytes;
+                    }
+                }
+                // Kestrel's MinRequestBodyDataRate, per source-timeout window (the first window is the grace period).
+                var elapsed = time.GetElapsedTime(windowStart);
+                if (elapsed >= timeout)
+                {
+                    if (minRate > 0 && windowBytes < minRate * elapsed.TotalSeconds)
+                    {
+                        return new SourceResult(SourceEnd.OverLimit,
+                            $"{windowBytes / elapsed.TotalSeconds:0.#} bytes/s over {elapsed.TotalSeconds:0.#} s, below source-min-rate {minRate} bytes/s");
+                    }
+                    windowStart = time.GetTimestamp();
+                    windowBytes = 0;
                 }
                 if (result.IsCompleted || result.IsCanceled)
                 {
@@ -123,6 +162,10 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         catch (OperationCanceledException) when (timer.IsCancellationRequested && !linked.IsCancellationRequested)
         {
             return new SourceResult(SourceEnd.TimedOut, $"no data for {timeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException) when (Volatile.Read(ref _dropReason) is { } reason)
+        {
+            return new SourceResult(SourceEnd.OverLimit, reason);
         }
         catch (OperationCanceledException)
         {
@@ -143,6 +186,7 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         }
         finally
         {
+            guard?.Budget.Remove(this);
             ingest.Abandon();
         }
     }

@@ -23,6 +23,9 @@ internal static partial class StreamingLog
     [LoggerMessage(111, LogLevel.Debug, "Listener {Id} on {Mount} skipped to the newest keyframe ({LagMs} ms late)")]
     public static partial void ListenerSkipped(ILogger logger, long id, string mount, long lagMs);
 
+    [LoggerMessage(112, LogLevel.Warning, "Kernel TCP memory {Where} tcp_mem's min ({Mib} MiB; min {MinMib} MiB, pressure {PressureMib} MiB): listeners that stopped reading are evicted at max-lag and new ones get a quarter of listener-send-buffer while above")]
+    public static partial void TcpMemoryPressure(ILogger logger, string where, long mib, long minMib, long pressureMib);
+
     [LoggerMessage(120, LogLevel.Information, "Mount {Mount} created on the fly by a source")]
     public static partial void DynamicMountCreated(ILogger logger, string mount);
 

@@ -208,7 +208,7 @@ public class ListenerTests
         var config = new MountConfig { Path = "/live", MaxLag = TimeSpan.FromSeconds(100), EvictLag = TimeSpan.FromSeconds(3) };
         using var registry = new MountRegistry(new SavateConfig { Server = new ServerConfig { FlushInterval = TimeSpan.FromMilliseconds(40) }, Mounts = [config] },
             _time, NullLoggerFactory.Instance, _pool);
-        var monitor = new LagMonitor(registry, _time);
+        var monitor = new LagMonitor(registry, _time, Microsoft.Extensions.Logging.Abstractions.NullLogger<LagMonitor>.Instance);
         var mount = registry.Find("/live")!;
         Keyframe(mount, 0);
 

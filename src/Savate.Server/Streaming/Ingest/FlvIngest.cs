@@ -35,7 +35,8 @@ internal sealed class FlvIngest : IngestBase
     public FlvIngest(Mount mount, FlvReaderOptions? options = null)
         : base(mount)
     {
-        _reader = new FlvReader(options);
+        // A live source's tag larger than server.max-tag-size drops it (FlvError.TagTooLarge) before it is buffered.
+        _reader = new FlvReader(options ?? new FlvReaderOptions { MaxTagDataSize = mount.Server.MaxTagSize });
     }
 
     protected override SequencePosition Parse(in ReadOnlySequence<byte> buffer)
@@ -127,7 +128,7 @@ internal sealed class FlvIngest : IngestBase
                 _videoCodec = Names.Of(tag.VideoCodec);
                 UpdateHeaders();
             }
-            if (!Active)
+            if (!(tag.IsKeyframe ? ActiveAtJoinPoint() : Active))
             {
                 return;
             }
@@ -166,7 +167,7 @@ internal sealed class FlvIngest : IngestBase
             {
                 _audioOnly = true;
             }
-            if (!Active)
+            if (!(_audioOnly ? ActiveAtJoinPoint() : Active))
             {
                 return;
             }

@@ -34,6 +34,13 @@ internal interface IContainerIngest
     void Deactivate();
 
     /// <summary>
+    /// Arms a live source's feed: it stays inactive (whatever plays goes on) until it reaches a join point, where it
+    /// asks <paramref name="goLive"/> whether to play, and if so activates itself there, on that keyframe. A source is
+    /// live from its first keyframe, not from its connection. <paramref name="goLive"/> runs under the ingest's lock.
+    /// </summary>
+    void ActivateAtJoinPoint(Func<IContainerIngest, bool> goLive);
+
+    /// <summary>
     /// Adds to every later source timestamp: a looped file says so at each pass, so its timeline
     /// continues exactly instead of being detected as a jump.
     /// </summary>
@@ -55,6 +62,7 @@ internal abstract class IngestBase : IContainerIngest
 
     private readonly object _lock = new();
     private bool _active;
+    private Func<IContainerIngest, bool>? _goLive;
 
     protected IngestBase(Mount mount)
     {
@@ -121,16 +129,47 @@ internal abstract class IngestBase : IContainerIngest
     {
         lock (_lock)
         {
-            _active = true;
-            WaitingForKeyframe = true;
-            PendingConfiguration = true;
-            Builder.Discard();
-            OnActivated();
-            if (Headers is not null)
-            {
-                Mount.Headers = Headers;
-            }
+            ActivateLocked();
         }
+    }
+
+    public void ActivateAtJoinPoint(Func<IContainerIngest, bool> goLive)
+    {
+        lock (_lock)
+        {
+            _goLive = goLive;
+        }
+    }
+
+    private void ActivateLocked()
+    {
+        _active = true;
+        WaitingForKeyframe = true;
+        PendingConfiguration = true;
+        Builder.Discard();
+        OnActivated();
+        if (Headers is not null)
+        {
+            Mount.Headers = Headers;
+        }
+    }
+
+    /// <summary>
+    /// At a join point: true when the feed is active, or is an armed live feed that the mount lets play from here
+    /// (it is activated now, so this very keyframe starts it). Called by the parse path, under the ingest's lock.
+    /// </summary>
+    protected bool ActiveAtJoinPoint()
+    {
+        if (_active)
+        {
+            return true;
+        }
+        if (_goLive is null || !_goLive(this))
+        {
+            return false;
+        }
+        ActivateLocked();
+        return true;
     }
 
     public void Deactivate()

@@ -91,7 +91,7 @@ internal sealed class TsIngest : IngestBase
         {
             UpdateProgram();
         }
-        if (!Active || packet.Kind == TsPacketKind.Null)
+        if (packet.Kind == TsPacketKind.Null || !(packet.IsRandomAccess ? ActiveAtJoinPoint() : Active))
         {
             return;
         }
