@@ -359,9 +359,9 @@ internal static class ConfigValidator
         foreach (var reserved in s_reservedPaths)
         {
             if (string.Equals(path, reserved, StringComparison.OrdinalIgnoreCase)
-                || (reserved == "/admin" && path.StartsWith("/admin/", StringComparison.OrdinalIgnoreCase)))
+                || (reserved is "/admin" or "/status" && path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase)))
             {
-                return $"\"{path}\" is reserved by the server ({string.Join(", ", s_reservedPaths)} and /admin/...); choose another path";
+                return $"\"{path}\" is reserved by the server ({string.Join(", ", s_reservedPaths)} /admin/...); choose another path";
             }
         }
 

@@ -37,6 +37,7 @@ public static class SavateApp
         builder.Services.AddSingleton<Relaying.RelayHost>();
         builder.Services.AddSingleton<Relaying.RelayService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Relaying.RelayService>());
+        Operations.AddOperations(builder, config);
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;
@@ -57,14 +58,24 @@ public static class SavateApp
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Savate.Sources");
         app.Lifetime.ApplicationStopping.Register(registry.Dispose);
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
-        app.Run(context => Dispatch(context, registry, relays, logger));
+        Operations.UseOperations(app);
+        var admin = app.Services.GetRequiredService<Admin.AdminApi>();
+        app.Run(context => Dispatch(context, registry, relays, admin, logger));
         return app;
     }
 
-    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, ILogger logger)
+    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, ILogger logger)
     {
         var path = context.Request.Path.Value ?? "/";
         var method = context.Request.Method;
+        if (Admin.AdminApi.Handles(path))
+        {
+            return admin.HandleAsync(context);
+        }
+        if (StatusPage.StatusPageHandler.Handles(path) && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
+        {
+            return StatusPage.StatusPageHandler.WriteAsync(context);
+        }
         if (path == "/status.json" && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
         {
             return StatusHandler.WriteAsync(context, registry, relays.Statuses);

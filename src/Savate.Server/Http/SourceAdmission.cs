@@ -8,6 +8,9 @@ internal readonly record struct Admission(int StatusCode, string Message, Source
 {
     public bool IsAccepted => StatusCode == 200;
 
+    /// <summary>server.access-log, when on: the source is logged when it ends.</summary>
+    public AccessLog.AccessLogWriter? AccessLog { get; init; }
+
     public static Admission Refuse(int statusCode, string message) => new(statusCode, message, null, MountFormat.Auto);
 }
 
@@ -59,7 +62,7 @@ internal static class SourceAdmission
         {
             return Admission.Refuse(409, $"{path} already has a source");
         }
-        return new Admission(200, "OK", session, format);
+        return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog };
     }
 
     public static string Describe(MountFormat format) => format switch
@@ -74,7 +77,8 @@ internal static class SourceAdmission
 internal static class MountPaths
 {
     public static bool IsReserved(string path) =>
-        path is "/status.json" or "/status" or "/metrics" or "/admin" || path.StartsWith("/admin/", StringComparison.Ordinal);
+        path is "/status.json" or "/status" or "/metrics" or "/admin" || path.StartsWith("/admin/", StringComparison.Ordinal)
+        || path.StartsWith("/status/", StringComparison.Ordinal);
 
     /// <summary>The mount a listener asking for <paramref name="path"/> gets, or null (unknown or reserved: a 404).</summary>
     public static Mount? FindListenable(MountRegistry registry, string path) => IsReserved(path) ? null : registry.Find(path);

@@ -70,6 +70,7 @@ internal static class SourceRunner
 
             StreamingLog.SourceConnected(logger, mount.Path, session.Remote, format == MountFormat.Flv ? "FLV" : "MPEG-TS");
             var result = await session.RunAsync(transport.Body, format, transport.Aborted).ConfigureAwait(false);
+            admission.AccessLog?.LogSource(session);
             var seconds = (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds;
             if (result.End is SourceEnd.BadData or SourceEnd.TimedOut)
             {
