@@ -28,6 +28,13 @@ internal static class Operations
             metrics.AddMeter(SavateMetrics.MeterName)
                 .AddRuntimeInstrumentation()
                 .AddProcessInstrumentation()
+                // Prometheus reserves *_count for histograms and summaries (promtool check metrics rejects the
+                // rest): the runtime and process gauges named *.count are exposed under plural names.
+                .AddView("dotnet.assembly.count", new MetricStreamConfiguration { Name = "dotnet.assemblies.loaded" })
+                .AddView("dotnet.process.cpu.count", new MetricStreamConfiguration { Name = "dotnet.process.cpus" })
+                .AddView("dotnet.timer.count", new MetricStreamConfiguration { Name = "dotnet.timers" })
+                .AddView("process.thread.count", new MetricStreamConfiguration { Name = "process.threads" })
+                .AddView("process.unix.file_descriptor.count", new MetricStreamConfiguration { Name = "process.unix.file_descriptors" })
                 .AddPrometheusExporter();
             if (config.Metrics.OtlpEndpoint is { } endpoint)
             {
