@@ -15,7 +15,7 @@ internal sealed record ConfigReadResult(SavateConfig Config, IReadOnlyList<IRead
 /// </summary>
 internal sealed partial class ConfigReader(string baseDirectory, List<string> errors)
 {
-    private static readonly string[] s_rootKeys = ["server", "mounts", "relays", "master"];
+    private static readonly string[] s_rootKeys = ["server", "mounts", "relays", "master", "metrics"];
 
     private static readonly string[] s_serverKeys = ConfigKeys.Names(ConfigKeys.Server);
     private static readonly string[] s_mountKeys = ConfigKeys.Names(ConfigKeys.Mount);
@@ -103,7 +103,9 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
 
         var master = sections.TryGetValue("master", out var masterNode) ? ReadMaster(masterNode) : null;
 
-        config = config with { Server = server, Mounts = mounts, Relays = relays, Master = master };
+        var metrics = sections.TryGetValue("metrics", out var metricsNode) ? ReadMetrics(metricsNode) : new MetricsConfig();
+
+        config = config with { Server = server, Mounts = mounts, Relays = relays, Master = master, Metrics = metrics };
         return new ConfigReadResult(config, explicitKeys);
     }
 
@@ -256,6 +258,34 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         }
 
         return master;
+    }
+
+    private MetricsConfig ReadMetrics(YamlNode node)
+    {
+        const string Context = "metrics";
+        var metrics = new MetricsConfig();
+        if (IsNull(node) || Mapping(node, "config", Context) is not { } map)
+        {
+            return metrics;
+        }
+        foreach (var (key, value) in Entries(map, Context, ["otlp-endpoint", "otlp-interval"]))
+        {
+            switch (key)
+            {
+                case "otlp-endpoint":
+                    var url = String(value, Context, key);
+                    if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+                    {
+                        _errors.Add($"{Context}: otlp-endpoint must be an absolute http(s) URL such as http://collector:4318, got '{url}'");
+                    }
+                    metrics = metrics with { OtlpEndpoint = url ?? metrics.OtlpEndpoint };
+                    break;
+                case "otlp-interval":
+                    metrics = metrics with { OtlpInterval = Duration(value, Context, key) ?? metrics.OtlpInterval };
+                    break;
+            }
+        }
+        return metrics;
     }
 
     /// <summary>The entries of a mapping whose key is known; reports every other key, with a suggestion.</summary>

@@ -15,6 +15,9 @@ public sealed record SavateConfig
     /// <summary>yaml <c>master</c>: a master server whose mounts are all relayed. Default: none.</summary>
     public MasterConfig? Master { get; init; }
 
+    /// <summary>yaml <c>metrics</c>: OTLP push of the metrics. Default: no push (the <c>/metrics</c> scrape is always served).</summary>
+    public MetricsConfig Metrics { get; init; } = new();
+
     /// <summary>
     /// Directory relative paths (fallback files) are resolved against: the config file's directory
     /// for <see cref="ConfigLoader.Load"/>, the <c>baseDirectory</c> argument for <see cref="ConfigLoader.Parse"/>.

@@ -49,6 +49,7 @@ public static class SavateApp
         builder.Services.AddSingleton(new ConfigSource(configPath));
         builder.Services.AddSingleton<IConfigReloader, ConfigReloader>();
         builder.Services.AddHostedService<ConfigWatcher>();
+        Operations.AddOperations(builder, config);
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.AddServerHeader = false;
@@ -80,12 +81,14 @@ public static class SavateApp
             registry.Dispose();
         });
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
+        Operations.UseOperations(app);
         app.UseHls();
-        app.Run(context => Dispatch(context, registry, relays, logger));
+        var admin = app.Services.GetRequiredService<Admin.AdminApi>();
+        app.Run(context => Dispatch(context, registry, relays, admin, logger));
         return app;
     }
 
-    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, ILogger logger)
+    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, ILogger logger)
     {
         var method = context.Request.Method;
         // The one normalisation of paths (Http/MountPaths.cs), on the target as sent: Kestrel's own would resolve
@@ -96,6 +99,14 @@ public static class SavateApp
             return target == "*" && HttpMethods.IsOptions(method)
                 ? Options(context)
                 : HttpResponses.WritePlainAsync(context, 400, $"Bad path {target}: {pathError}");
+        }
+        if (Admin.AdminApi.Handles(path))
+        {
+            return admin.HandleAsync(context);
+        }
+        if (StatusPage.StatusPageHandler.Handles(path) && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
+        {
+            return StatusPage.StatusPageHandler.WriteAsync(context);
         }
         if (path == "/status.json" && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
         {

@@ -38,5 +38,7 @@ internal static class ListenerAdmission
         mount.RemoveListener(listener);
         registry.OnListenerLeft(mount);
         registry.ReleaseListenerSlot();
+        Admin.ListenerMover.RetireIfIdle(mount);
+        registry.AccessLog?.LogListener(mount.CarrierFor ?? mount, listener);
     }
 }

@@ -43,11 +43,11 @@ internal static class ListenerHandler
             // Headers go out now, not with the first media byte: a relay pulling from here (or a
             // player) knows at once that the mount exists while it waits for a keyframe.
             await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            await listener.RunAsync(context.RequestAborted).ConfigureAwait(false);
+            listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, context.RequestAborted).ConfigureAwait(false);
         }
         finally
         {
-            ListenerAdmission.Leave(registry, mount, listener);
+            ListenerAdmission.Leave(registry, listener.Mount, listener);
         }
     }
 

@@ -41,7 +41,8 @@ internal static class RawListener
                 var watch = connection.WatchAsync(gone);
                 try
                 {
-                    await listener.RunAsync(gone.Token).ConfigureAwait(false);
+                    // An operator may move the listener to another mount: it then goes on there (Admin/ListenerMover).
+                    listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, gone.Token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -51,7 +52,7 @@ internal static class RawListener
             }
             finally
             {
-                ListenerAdmission.Leave(registry, mount, listener);
+                ListenerAdmission.Leave(registry, listener.Mount, listener);
             }
         }
         finally

@@ -6,6 +6,9 @@ namespace Savate.Server.Http;
 /// <summary>The answer to a source request, before any body byte is read.</summary>
 internal readonly record struct Admission(int StatusCode, string Message, SourceSession? Session, MountFormat Format)
 {
+    /// <summary>server.access-log, when on: the source is logged when it ends.</summary>
+    public AccessLog.AccessLogWriter? AccessLog { get; init; }
+
     public bool IsAccepted => StatusCode == 200;
 
     public static Admission Refuse(int statusCode, string message) => new(statusCode, message, null, MountFormat.Auto);
@@ -63,7 +66,7 @@ internal static class SourceAdmission
         {
             return Admission.Refuse(409, $"{path} already has a source");
         }
-        return new Admission(200, "OK", session, format);
+        return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog };
     }
 
     public static string Describe(MountFormat format) => format switch

@@ -33,7 +33,7 @@ internal static class SourceRunner
         var mount = session.Mount;
         try
         {
-            await RunSessionAsync(session, admission.Format, transport, logger).ConfigureAwait(false);
+            await RunSessionAsync(session, admission.Format, admission.AccessLog, transport, logger).ConfigureAwait(false);
         }
         catch (IOException e)
         {
@@ -48,7 +48,7 @@ internal static class SourceRunner
         }
     }
 
-    private static async Task RunSessionAsync(SourceSession session, MountFormat format, ISourceTransport transport, ILogger logger)
+    private static async Task RunSessionAsync(SourceSession session, MountFormat format, AccessLog.AccessLogWriter? accessLog, ISourceTransport transport, ILogger logger)
     {
         var mount = session.Mount;
         if (format != MountFormat.Auto)
@@ -87,6 +87,7 @@ internal static class SourceRunner
 
         StreamingLog.SourceConnected(logger, mount.Path, session.Remote, format == MountFormat.Flv ? "FLV" : "MPEG-TS");
         var result = await session.RunAsync(transport.Body, format, transport.Aborted).ConfigureAwait(false);
+        accessLog?.LogSource(session);
         var seconds = (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds;
         if (result.End is SourceEnd.BadData or SourceEnd.TimedOut or SourceEnd.OverLimit)
         {

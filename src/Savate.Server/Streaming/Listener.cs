@@ -24,6 +24,10 @@ internal enum ListenerEnd
     EvictedLapped,
     /// <summary>The server is stopping or the request was aborted.</summary>
     Cancelled,
+    /// <summary>An operator kicked it (admin API).</summary>
+    Kicked,
+    /// <summary>An operator moved it to another mount (admin API): its connection goes on there.</summary>
+    Moved,
 }
 
 /// <summary>
@@ -57,6 +61,9 @@ internal sealed class Listener
     private long _behindSince = long.MinValue;
     private long _lastSkip = long.MinValue;
 
+    private readonly bool _continuation;
+    private Mount? _movedTo;
+
     public Listener(Mount mount, IListenerSink sink, string remote, string? userAgent = null)
     {
         _mount = mount;
@@ -67,6 +74,43 @@ internal sealed class Listener
         ConnectedAt = DateTimeOffset.UtcNow;
         Epoch = mount.Epoch;
     }
+
+    /// <summary>The same client, moved to <paramref name="mount"/>: it already has a container header, so its join sends only the configuration.</summary>
+    private Listener(Listener moved, Mount mount)
+        : this(mount, moved._sink, moved.Remote, moved.UserAgent)
+    {
+        Id = moved.Id;
+        ConnectedAt = moved.ConnectedAt;
+        // One that had not joined yet has had no container header: it joins like any new listener.
+        _continuation = moved._continuation || moved._next >= 0;
+        Interlocked.Add(ref _bytesSent, moved.BytesSent);
+        Skips = moved.Skips;
+    }
+
+    public Mount Mount => _mount;
+
+    /// <summary>True for the listener through which a mount plays another one (a fallback or a move carrier), not a client.</summary>
+    public bool IsFeed => _sink is Feeds.IngestSink;
+
+    /// <summary>Where an operator moved this listener, once <see cref="RunAsync"/> returned <see cref="ListenerEnd.Moved"/>.</summary>
+    public Mount? MovedTo => Volatile.Read(ref _movedTo);
+
+    /// <summary>
+    /// Asks the listener to leave for <paramref name="carrier"/>: it stops taking slices from this mount at
+    /// once (a batch already in flight completes) and <see cref="RunAsync"/> returns <see cref="ListenerEnd.Moved"/>.
+    /// </summary>
+    public bool RequestMove(Mount carrier)
+    {
+        if (Interlocked.CompareExchange(ref _movedTo, carrier, null) is not null)
+        {
+            return false;
+        }
+        _mount.Signal.Set();
+        return true;
+    }
+
+    /// <summary>The listener that continues this one's connection on <see cref="MovedTo"/> (same id, bytes and skips so far).</summary>
+    public Listener ContinueOnMovedMount() => new(this, MovedTo ?? throw new InvalidOperationException("Not moved"));
 
     public long Id { get; }
 
@@ -118,6 +162,7 @@ internal sealed class Listener
             if (!await JoinAsync(cancellationToken).ConfigureAwait(false))
             {
                 return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
+                    : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
                     : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
             }
             // One reusable wait for the listener's lifetime, the token registered once: a wake-up
@@ -126,6 +171,14 @@ internal sealed class Listener
             while (true)
             {
                 var generation = _mount.Signal.Generation;
+                if (Volatile.Read(ref _evicted) == (int)ListenerEnd.Kicked)
+                {
+                    return ListenerEnd.Kicked;
+                }
+                if (Volatile.Read(ref _movedTo) is not null)
+                {
+                    return ListenerEnd.Moved;
+                }
                 var count = Gather(out var end);
                 if (end is { } reason)
                 {
@@ -168,7 +221,7 @@ internal sealed class Listener
         while (true)
         {
             var wait = _mount.Signal.WaitTask;
-            if (_mount.IsEnded(Epoch))
+            if (_mount.IsEnded(Epoch) || Volatile.Read(ref _evicted) != 0 || Volatile.Read(ref _movedTo) is not null)
             {
                 return false;
             }
@@ -178,7 +231,7 @@ internal sealed class Listener
                 _headers = first.Headers;
                 _held[0] = first;
                 var count = 0;
-                var join = first.Headers?.BuildJoin(first.StartTime);
+                var join = _continuation ? first.Headers?.BuildUpdate(first.StartTime) : first.Headers?.BuildJoin(first.StartTime);
                 if (join is { Length: > 0 })
                 {
                     _batch[count++] = join;
@@ -317,6 +370,19 @@ internal sealed class Listener
             Volatile.Write(ref _pendingTime, head ?? _mount.Ring.HeadTime);
         }
         return ok && Volatile.Read(ref _evicted) == 0;
+    }
+
+    /// <summary>Disconnects the listener now (admin kick): the same path as an eviction, without counting one.</summary>
+    public bool Kick()
+    {
+        if (Interlocked.CompareExchange(ref _evicted, (int)ListenerEnd.Kicked, 0) != 0)
+        {
+            return false;
+        }
+        _sink.Abort();
+        // A listener waiting for data (not in a write) notices at its next wake-up.
+        _mount.Signal.Set();
+        return true;
     }
 
     private ListenerEnd Evict(ListenerEnd reason)

@@ -113,6 +113,9 @@ internal sealed class Mount : IDisposable
     /// <summary>Pulled from an upstream by a relay: listeners are accepted (and wait) before the relay has a source.</summary>
     public bool IsRelayed { get; set; }
 
+    /// <summary>Set on a private mount that carries listeners an operator moved to this destination (Admin/ListenerMover).</summary>
+    public Mount? CarrierFor { get; set; }
+
     /// <summary>Set whenever a listener joins (relays pull on demand).</summary>
     public AsyncSignal ListenerJoined { get; } = new();
 

@@ -58,6 +58,9 @@ internal sealed class MountRegistry : IDisposable
 
     public int ListenerCount => Volatile.Read(ref _listeners);
 
+    /// <summary>server.access-log, when on: listeners and sources are logged as they end.</summary>
+    public Savate.Server.AccessLog.AccessLogWriter? AccessLog { get; set; }
+
     public IEnumerable<Mount> Mounts => _mounts.Values.OrderBy(m => m.Path, StringComparer.Ordinal);
 
     public Mount? Find(string path) => _mounts.TryGetValue(path, out var mount) ? mount : null;

@@ -27,13 +27,14 @@ public sealed class TestServer : IAsyncDisposable
     internal MountRegistry Registry => _app.Services.GetRequiredService<MountRegistry>();
 
     internal Savate.Server.Http.ConnectionGate Gate => _app.Services.GetRequiredService<Savate.Server.Http.ConnectionGate>();
+    public IServiceProvider Services => _app.Services;
 
     public LogCapture Logs { get; } = new();
 
-    public static async Task<TestServer> StartAsync(string yaml, int port = 0)
+    public static async Task<TestServer> StartAsync(string yaml, int port = 0, Action<WebApplicationBuilder>? configure = null)
     {
         var config = ConfigLoader.Parse(yaml, AppContext.BaseDirectory);
-        return await StartAsync(config, port);
+        return await StartAsync(config, port, configure);
     }
 
     /// <summary>A loopback port free right now (for a server that must come back on the same port).</summary>
@@ -44,7 +45,8 @@ public sealed class TestServer : IAsyncDisposable
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0)
+    /// <param name="configure">Runs on the host builder last: tests register fakes here (an <c>IConfigReloader</c>, ...).</param>
+    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0, Action<WebApplicationBuilder>? configure = null)
     {
         var logs = new LogCapture();
         var app = SavateApp.Build(config, ["--urls", $"http://127.0.0.1:{port}"], builder =>
@@ -52,6 +54,7 @@ public sealed class TestServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(logs);
             builder.Logging.SetMinimumLevel(LogLevel.Information);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

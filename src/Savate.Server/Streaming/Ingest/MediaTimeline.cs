@@ -37,6 +37,26 @@ internal sealed class MediaTimeline
     /// <summary>Counts re-basings (source switches and jumps).</summary>
     public long Discontinuities { get; private set; }
 
+    /// <summary>
+    /// Starts this (unused) timeline where <paramref name="other"/> is now, <paramref name="margin"/> ms later:
+    /// listeners moved from another mount continue their timeline (Admin/ListenerMover).
+    /// </summary>
+    public void ContinueFrom(MediaTimeline other, long margin)
+    {
+        lock (other._lock)
+        lock (_lock)
+        {
+            if (!other.HasOutput)
+            {
+                return;
+            }
+            HasOutput = true;
+            LastTime = other.LastTime + margin;
+            LastVideo = other.LastVideo == long.MinValue ? long.MinValue : other.LastVideo + margin;
+            LastAudio = other.LastAudio == long.MinValue ? long.MinValue : other.LastAudio + margin;
+        }
+    }
+
     /// <summary>Counts a re-basing done by a feed that rewrites its own timestamps.</summary>
     public void NoteDiscontinuity()
     {

@@ -31,4 +31,22 @@ internal sealed class TsOutputState
 
     /// <summary>Last PCR sent (90 kHz base, unwrapped), or long.MinValue.</summary>
     public long LastPcr { get; set; } = long.MinValue;
+
+    /// <summary>
+    /// Continues <paramref name="other"/>'s output (continuity counters, PSI version, timestamps moved
+    /// <paramref name="margin90k"/> later): listeners moved from another mount keep a valid stream.
+    /// </summary>
+    public void CopyFrom(TsOutputState other, long margin90k)
+    {
+        Array.Copy(other.ContinuityCounters, ContinuityCounters, PidCount);
+        Array.Copy(other.Seen, Seen, PidCount);
+        for (var pid = 0; pid < PidCount; pid++)
+        {
+            LastPesByPid[pid] = other.LastPesByPid[pid] == long.MinValue ? long.MinValue : other.LastPesByPid[pid] + margin90k;
+        }
+        PsiVersion = other.PsiVersion;
+        ProgramSignature = other.ProgramSignature;
+        LastPes = other.LastPes == long.MinValue ? long.MinValue : other.LastPes + margin90k;
+        LastPcr = other.LastPcr == long.MinValue ? long.MinValue : other.LastPcr + margin90k;
+    }
 }
