@@ -163,7 +163,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
             if (!admission.IsAccepted)
             {
                 await transport.RefuseAsync(admission.StatusCode, admission.Message).ConfigureAwait(false);
-                registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Path, head.Version, admission.StatusCode, 0, null, head.UserAgent, TimeSpan.Zero);
+                registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, admission.StatusCode, 0, null, head.UserAgent, TimeSpan.Zero);
                 return;
             }
             await SourceRunner.RunAsync(admission, transport, logger).ConfigureAwait(false);
