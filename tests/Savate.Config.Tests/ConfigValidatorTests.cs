@@ -152,6 +152,25 @@ public sealed class ConfigValidatorTests : IDisposable
         ConfigLoader.Parse($"server:\n  {line}\n", ".");
 
     [Theory]
+    [InlineData("request-head-timeout: 0s", "server: request-head-timeout: 0s must be greater than 0 (e.g. 10s)")]
+    [InlineData("request-head-timeout: 5x", "server: request-head-timeout: \"5x\" is not a duration (use 500ms, 5s, 2m)")]
+    [InlineData("max-pending-connections: 0", "server: max-pending-connections: 0 must be at least 1 (e.g. 2000)")]
+    [InlineData("max-pending-per-address: 0", "server: max-pending-per-address: 0 must be at least 1 (e.g. 64)")]
+    [InlineData("max-pending-connections: 10\n  max-pending-per-address: 11", "server: max-pending-per-address: 11 must not exceed max-pending-connections (10)")]
+    public void Parse_InvalidEdgeSetting_ErrorNamesKey(string lines, string expected) =>
+        Assert.Equal(expected, SingleError($"server:\n  {lines}\n"));
+
+    [Fact]
+    public void Parse_EdgeSettings_ReadAndDefaulted()
+    {
+        var defaults = ConfigLoader.Parse("", ".").Server;
+        var set = ConfigLoader.Parse("server:\n  request-head-timeout: 2s\n  max-pending-connections: 10\n  max-pending-per-address: 10\n", ".").Server;
+
+        Assert.Equal((TimeSpan.FromSeconds(10), 2000, 64), (defaults.RequestHeadTimeout, defaults.MaxPendingConnections, defaults.MaxPendingPerAddress));
+        Assert.Equal((TimeSpan.FromSeconds(2), 10, 10), (set.RequestHeadTimeout, set.MaxPendingConnections, set.MaxPendingPerAddress));
+    }
+
+    [Theory]
     [InlineData("- {}")]
     [InlineData("- {mount: /b.flv, file: x.flv}")]
     public void Parse_FallbackWithoutExactlyOneTarget_Error(string entry)

@@ -375,7 +375,7 @@ internal static class ConfigValidator
     }
 
     /// <summary>Why <paramref name="path"/> can't be a mount path, or null when it can: the one rule routing and dynamic mounts use too.</summary>
-    private static string? CheckPath(string path) => Http.MountPaths.CheckMountPath(path);
+    private static string? CheckPath(string path) => Http.MountPathRules.CheckMountPath(path);
 
     private static bool IsHttpUrl(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri)

@@ -19,8 +19,11 @@ namespace Savate.Server.Http;
 /// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
 /// newcomer (another player) still gets in. The process never runs out of descriptors on unfinished heads.</item>
 /// </list>
-/// Linux hands out the lowest free descriptor, so an accepted socket's descriptor number is a lower bound of how
-/// many are open: comparing it to the threshold costs nothing per accept (no /proc walk).
+/// Descriptors open are counted in /proc/self/fd, at most every 50 ms; between counts, each connection admitted
+/// is added to the last count, so a burst of accepts is not missed. (An accepted socket's descriptor number is not
+/// enough: once the table is nearly full, closes leave holes low in it and new sockets fill them.) The reserve
+/// matters beyond sockets: the runtime opens an assembly's file the first time code from it runs, and a process
+/// that cannot has been seen to die ("Out of memory.", exit 134).
 /// </summary>
 internal sealed partial class ConnectionGate
 {
@@ -33,14 +36,20 @@ internal sealed partial class ConnectionGate
     private readonly LogThrottle _throttle;
     private readonly int _maxPending;
     private readonly int _maxPerAddress;
+    private readonly Func<long> _countDescriptors;
+    private readonly long _recountTicks;
+    private long _countedAt = long.MinValue;
+    private long _counted;
 
     public ConnectionGate(SavateConfig config, TimeProvider time, ILogger<ConnectionGate> logger)
-        : this(config.Server, time, logger, ReadDescriptorLimit())
+        : this(config.Server, time, logger, ReadDescriptorLimit(), CountDescriptors)
     {
     }
 
-    internal ConnectionGate(ServerConfig server, TimeProvider time, ILogger logger, long? descriptorLimit)
+    internal ConnectionGate(ServerConfig server, TimeProvider time, ILogger logger, long? descriptorLimit, Func<long> countDescriptors)
     {
+        _countDescriptors = countDescriptors;
+        _recountTicks = time.TimestampFrequency / 20;
         _time = time;
         _logger = logger;
         _throttle = new LogThrottle(time, TimeSpan.FromSeconds(10));
@@ -48,9 +57,9 @@ internal sealed partial class ConnectionGate
         _maxPending = server.MaxPendingConnections;
         _maxPerAddress = server.MaxPendingPerAddress;
         DescriptorLimit = descriptorLimit;
-        // A reserve of 5% (at least 32) for what the process opens besides client sockets: the runtime, log
-        // files, fallback files, relays' upstream connections, Kestrel's own.
-        DescriptorThreshold = descriptorLimit is { } limit ? limit - Math.Max(limit / 20, 32) : long.MaxValue;
+        // A reserve of 5% (at least 48) for what the process opens besides client sockets: assemblies loaded late,
+        // log files, fallback files, relays' upstream connections, sockets accepted and not yet closed.
+        DescriptorThreshold = descriptorLimit is { } limit ? limit - Math.Max(limit / 20, 48) : long.MaxValue;
     }
 
     /// <summary>request-head-timeout.</summary>
@@ -59,7 +68,7 @@ internal sealed partial class ConnectionGate
     /// <summary>The process's descriptor limit (RLIMIT_NOFILE), when known.</summary>
     public long? DescriptorLimit { get; }
 
-    /// <summary>A connection accepted on this descriptor number or above is near the limit.</summary>
+    /// <summary>With this many descriptors open, the process is near its limit.</summary>
     public long DescriptorThreshold { get; }
 
     /// <summary>Connections not finished with their head, now.</summary>
@@ -78,10 +87,10 @@ internal sealed partial class ConnectionGate
     /// Decides on a connection just accepted: a <see cref="PendingConnection"/> to read its head under, or null
     /// when it must be closed at once (its address is over its cap, or the process is near its descriptor limit).
     /// </summary>
-    public PendingConnection? TryAdmit(Socket socket) => TryAdmit(AddressOf(socket.RemoteEndPoint), DescriptorOf(socket), socket);
+    public PendingConnection? TryAdmit(Socket socket) => TryAdmit(AddressOf(socket.RemoteEndPoint), socket);
 
-    /// <summary><see cref="TryAdmit(Socket)"/> for a connection from <paramref name="address"/> on descriptor number <paramref name="descriptor"/>.</summary>
-    internal PendingConnection? TryAdmit(IPAddress address, long descriptor, Socket? socket)
+    /// <summary><see cref="TryAdmit(Socket)"/> for a connection from <paramref name="address"/>.</summary>
+    internal PendingConnection? TryAdmit(IPAddress address, Socket? socket)
     {
         List<PendingConnection>? shed = null;
         PendingConnection? admitted = null;
@@ -93,13 +102,19 @@ internal sealed partial class ConnectionGate
             {
                 refusal = $"{fromAddress} connections from it have not finished their request head (max-pending-per-address)";
             }
-            else if (descriptor >= DescriptorThreshold)
+            else if (OpenDescriptors() is var open && open >= DescriptorThreshold)
             {
-                // Make room for the next newcomer, and keep this one only if it is a newcomer.
+                // Make room, and keep this one only if it is a newcomer and room was made: a flooding address
+                // is refused, another player still gets in, and with nothing to shed nobody new does.
+                var before = shed?.Count ?? 0;
                 ShedOldest(ref shed, Math.Max(1, _pending.Count / 64));
-                if (fromAddress > 0)
+                var made = (shed?.Count ?? 0) - before;
+                _counted -= made;
+                if (fromAddress > 0 || made == 0)
                 {
-                    refusal = $"near the descriptor limit ({descriptor} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests";
+                    refusal = fromAddress > 0
+                        ? $"near the descriptor limit ({open} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests"
+                        : $"near the descriptor limit ({open} of {DescriptorLimit} open) and no unfinished request to shed";
                 }
             }
             if (refusal is null)
@@ -108,6 +123,7 @@ internal sealed partial class ConnectionGate
                 {
                     ShedOldest(ref shed, 1);
                 }
+                _counted++;
                 admitted = new PendingConnection(this, address, socket, _time, Timeout);
                 admitted.Node = _pending.AddLast(admitted);
                 _perAddress[address] = _perAddress.GetValueOrDefault(address) + 1;
@@ -176,20 +192,27 @@ internal sealed partial class ConnectionGate
             {
                 pending.Node = null;
                 _pending.Remove(node);
-                var left = _perAddress[pending.Address] - 1;
-                if (left == 0)
-                {
-                    _perAddress.Remove(pending.Address);
-                }
-                else
-                {
-                    _perAddress[pending.Address] = left;
-                }
-                if (pending.Socket is { } pendingSocket)
-                {
-                    _bySocket.Remove(pendingSocket);
-                }
+                Uncount(pending.Address);
             }
+            // A shed connection stays findable until its owner lets go: the layer that reads its head next
+            // must see it shed, not start it a fresh deadline.
+            if (pending.Socket is { } pendingSocket)
+            {
+                _bySocket.Remove(pendingSocket);
+            }
+        }
+    }
+
+    private void Uncount(IPAddress address)
+    {
+        var left = _perAddress[address] - 1;
+        if (left == 0)
+        {
+            _perAddress.Remove(address);
+        }
+        else
+        {
+            _perAddress[address] = left;
         }
     }
 
@@ -199,19 +222,7 @@ internal sealed partial class ConnectionGate
         {
             _pending.RemoveFirst();
             oldest.Value.Node = null;
-            var left = _perAddress[oldest.Value.Address] - 1;
-            if (left == 0)
-            {
-                _perAddress.Remove(oldest.Value.Address);
-            }
-            else
-            {
-                _perAddress[oldest.Value.Address] = left;
-            }
-            if (oldest.Value.Socket is { } socket)
-            {
-                _bySocket.Remove(socket);
-            }
+            Uncount(oldest.Value.Address);
             (shed ??= []).Add(oldest.Value);
         }
     }
@@ -238,15 +249,32 @@ internal sealed partial class ConnectionGate
         return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
     }
 
-    private static long DescriptorOf(Socket socket)
+    // Under _lock. The last count plus what was admitted since, recounted at most every 50 ms.
+    private long OpenDescriptors()
+    {
+        if (DescriptorLimit is null)
+        {
+            return 0;
+        }
+        var now = _time.GetTimestamp();
+        if (_countedAt == long.MinValue || now - _countedAt >= _recountTicks)
+        {
+            _countedAt = now;
+            _counted = _countDescriptors();
+        }
+        return _counted;
+    }
+
+    /// <summary>Descriptors open in this process; the limit itself when they cannot be counted (no descriptor left to list them).</summary>
+    private static long CountDescriptors()
     {
         try
         {
-            return OperatingSystem.IsWindows() ? 0 : socket.SafeHandle.DangerousGetHandle().ToInt64();
+            return Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount();
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return 0;
+            return long.MaxValue / 2;
         }
     }
 

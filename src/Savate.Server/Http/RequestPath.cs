@@ -119,14 +119,14 @@ internal static class RequestPath
     private static int Hex(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-/// <summary>What may be a mount, and the server's own paths that may not.</summary>
-internal static partial class MountPaths
+/// <summary>
+/// What may be a mount, and the server's own paths that may not: pure rules, shared by the config validator
+/// (which is compiled on its own by the config tests) and by routing (<c>MountPaths</c>).
+/// </summary>
+internal static class MountPathRules
 {
     /// <summary>The server's own paths (the admin API lives under /admin/).</summary>
     public static readonly string[] Reserved = ["/status.json", "/status", "/admin", "/metrics"];
-
-    /// <summary>Longest dynamic mount path.</summary>
-    public const int MaxDynamicLength = 256;
 
     /// <summary>
     /// True for the server's own paths and anything under /admin/, in any case: routing is case-sensitive, but
@@ -144,7 +144,6 @@ internal static partial class MountPaths
         }
         return false;
     }
-
 
     /// <summary>Why <paramref name="path"/> cannot name a mount (declared or dynamic), or null when it can.</summary>
     public static string? CheckMountPath(string path)
@@ -183,7 +182,4 @@ internal static partial class MountPaths
         }
         return null;
     }
-
-    /// <summary>Whether a source may create a mount at the normalised <paramref name="path"/>.</summary>
-    public static bool IsValidDynamic(string path) => path.Length <= MaxDynamicLength && CheckMountPath(path) is null;
 }

@@ -285,6 +285,133 @@ public sealed class HostileClientTests
         Assert.DoesNotContain("127.0.0.1", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task DescriptorLimit_FloodOfHalfSentHeads_ServerSurvivesAndServesAnotherAddress()
+    {
+        // The real server in its own process with 256 descriptors (about 180 are the runtime's own), flooded from
+        // 127.0.0.1 with no per-address cap to stop it first: only the descriptor guard stands between it and the
+        // "Out of memory." exit 134 of issue 9.
+        var dir = Directory.CreateTempSubdirectory("savate-fd-");
+        var port = TestServer.FreePort();
+        var yaml = Path.Combine(dir.FullName, "savate.yaml");
+        await File.WriteAllTextAsync(yaml, $$"""
+            server:
+              listen: ["http://127.0.0.1:{{port}}"]
+              request-head-timeout: 120s
+              max-pending-connections: 5000
+              max-pending-per-address: 5000
+            mounts:
+              - path: /control.flv
+                format: flv
+                fallback:
+                  - file: {{Path.Combine(AppContext.BaseDirectory, "samples", "offline.flv")}}
+            """);
+        var dll = Path.Combine(AppContext.BaseDirectory, "Savate.Server.dll");
+        var info = new ProcessStartInfo("bash", ["-c", "ulimit -n 256 && exec dotnet \"$0\" --config \"$1\"", dll, yaml])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var flood = new List<Socket>();
+        try
+        {
+            await Wait.UntilAsync(() => process.HasExited || CanConnect(port), TimeSpan.FromSeconds(60), "the server to listen");
+            Assert.False(process.HasExited, $"the server did not start: {output}");
+            await using var control = await ControlListener.StartAsync(port, IPAddress.Parse("127.0.0.3"));
+
+            // Far more half-sent heads than descriptors, 50 at a time.
+            for (var batch = 0; batch < 30; batch++)
+            {
+                var sockets = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => TryHalfSendAsync(port)));
+                flood.AddRange(sockets.OfType<Socket>());
+            }
+            // A player from 127.0.0.2 is served (it may take a retry while the flood's connections are shed).
+            string? served = null;
+            for (var attempt = 0; attempt < 20 && served is null; attempt++)
+            {
+                try
+                {
+                    await using var player = await ConnectFromAsync(port, IPAddress.Parse("127.0.0.2"));
+                    await player.SendAsync("GET /control.flv HTTP/1.1\r\nHost: x\r\n\r\n");
+                    var (head, body) = await player.ReadHeadAsync(TimeSpan.FromSeconds(5));
+                    var more = await player.ReadAsync(3 - body.Length, TimeSpan.FromSeconds(5));
+                    if (head.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) && body.Concat(more).Take(3).SequenceEqual("FLV"u8.ToArray()))
+                    {
+                        served = head;
+                    }
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                {
+                }
+                if (served is null)
+                {
+                    await Task.Delay(500);
+                }
+            }
+
+            Assert.False(process.HasExited, $"the server died (exit {(process.HasExited ? process.ExitCode : 0)}): {output}");
+            Assert.NotNull(served);
+            await control.AssertStillReceivingAsync();
+            Assert.False(process.HasExited);
+            lock (output)
+            {
+                Assert.DoesNotContain("Out of memory", output.ToString(), StringComparison.Ordinal);
+                Assert.Contains("near the descriptor limit", output.ToString(), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            foreach (var socket in flood)
+            {
+                socket.Dispose();
+            }
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            await process.WaitForExitAsync();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static bool CanConnect(int port)
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            probe.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<Socket?> TryHalfSendAsync(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await socket.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
+            await socket.SendAsync("GET /control.flv HTTP/1.1\r\n"u8.ToArray(), SocketFlags.None, timeout.Token);
+            return socket;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            return null;
+        }
+    }
+
     /// <summary>True when a connection from <paramref name="from"/> is closed by the server without a byte sent.</summary>
     internal static async Task<bool> IsRefusedAsync(int port, IPAddress from)
     {
