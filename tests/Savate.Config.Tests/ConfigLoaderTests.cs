@@ -159,6 +159,10 @@ public sealed class ConfigLoaderTests : IDisposable
               flush-interval: 20ms
               listener-send-buffer: 1MiB
               access-log: "-"
+              source-min-rate: 2KiB
+              max-dynamic-mounts: 5
+              max-tag-size: 1MiB
+              partial-input-budget: 8MiB
             """, _dir.Path);
 
         Assert.Equal(
@@ -174,6 +178,10 @@ public sealed class ConfigLoaderTests : IDisposable
                 FlushInterval = TimeSpan.FromMilliseconds(20),
                 ListenerSendBuffer = 1024 * 1024,
                 AccessLog = "-",
+                SourceMinRate = 2048,
+                MaxDynamicMounts = 5,
+                MaxTagSize = 1024 * 1024,
+                PartialInputBudget = 8 * 1024 * 1024,
                 MountDefaults = config.Server.MountDefaults,
             },
             config.Server);

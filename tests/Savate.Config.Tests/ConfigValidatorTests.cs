@@ -136,6 +136,10 @@ public sealed class ConfigValidatorTests : IDisposable
     [InlineData("flush-interval: 2s", "server: flush-interval: 2s must be between 1ms and 1s (e.g. 40ms)")]
     [InlineData("source-timeout: 0", "server: source-timeout: 0s must be greater than 0 (e.g. 10s)")]
     [InlineData("max-listeners: -5", "server: max-listeners: -5 must not be negative")]
+    [InlineData("max-dynamic-mounts: -1", "server: max-dynamic-mounts: -1 must not be negative (0 = none, e.g. 100)")]
+    [InlineData("max-tag-size: 100", "server: max-tag-size: 100 must be between 1KiB and 16MiB - 1 (FLV's DataSize is 24 bits; e.g. 4MiB)")]
+    [InlineData("max-tag-size: 16MiB", "server: max-tag-size: 16777216 must be between 1KiB and 16MiB - 1 (FLV's DataSize is 24 bits; e.g. 4MiB)")]
+    [InlineData("partial-input-budget: 1MiB", "server: partial-input-budget: 1048576 must be at least max-tag-size (4194304), or no source could send a maximal tag (e.g. 64MiB)")]
     [InlineData("listen: []", "server: listen: give at least one URL (e.g. http://0.0.0.0:8000)")]
     [InlineData("listen: 0.0.0.0:8000", "server: listen: \"0.0.0.0:8000\" is not an absolute http or https URL (e.g. http://0.0.0.0:8000)")]
     [InlineData("listen: [http://0.0.0.0:8000, ftp://x]", "server: listen: \"ftp://x\" is not an absolute http or https URL (e.g. http://0.0.0.0:8000)")]
@@ -148,6 +152,8 @@ public sealed class ConfigValidatorTests : IDisposable
     [InlineData("flush-interval: 1s")]
     [InlineData("listen: [\"http://*:8000\", \"https://+:8443\", \"http://[::]:8000\", \"http://localhost:8000\"]")]
     [InlineData("listener-send-buffer: 0")]
+    [InlineData("source-min-rate: 0")]
+    [InlineData("max-dynamic-mounts: 0")]
     public void Parse_BoundaryServerSetting_IsAccepted(string line) =>
         ConfigLoader.Parse($"server:\n  {line}\n", ".");
 

@@ -41,6 +41,7 @@ public static class SavateApp
         // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
         builder.Services.AddSingleton<IConnectionListenerFactory, FrontDoorTransportFactory>();
         builder.Services.AddHostedService<LagMonitor>();
+        builder.Services.AddHostedService<MemoryTrimmer>();
         builder.Services.AddSingleton<Relaying.RelayHost>();
         builder.Services.AddSingleton<Relaying.RelayService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Relaying.RelayService>());

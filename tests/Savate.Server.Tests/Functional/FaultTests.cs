@@ -224,18 +224,20 @@ public sealed class FaultTests
     {
         await using var fixture = await Fixture.StartAsync();
         var mount = fixture.Server.Registry.Find("/removed.flv")!;
-        await using var listener = await CountingListener.StartAsync(fixture.Server.Port, "/removed.flv");
-        Assert.True(await listener.KeepsReceivingAsync(TimeSpan.FromSeconds(10)), "the fallback listener got nothing");
-
-        File.Delete(fixture.FallbackFile);
-
-        // The file was read once at start-up: it loops on from memory.
-        for (var i = 0; i < 3; i++)
+        await using (var listener = await CountingListener.StartAsync(fixture.Server.Port, "/removed.flv"))
         {
-            Assert.True(await listener.KeepsReceivingAsync(TimeSpan.FromSeconds(5)), "the fallback stopped after its file was removed");
-            await Task.Delay(500);
+            Assert.True(await listener.KeepsReceivingAsync(TimeSpan.FromSeconds(10)), "the fallback listener got nothing");
+
+            File.Delete(fixture.FallbackFile);
+
+            // The file was read once at start-up: it loops on from memory.
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.True(await listener.KeepsReceivingAsync(TimeSpan.FromSeconds(5)), "the fallback stopped after its file was removed");
+                await Task.Delay(500);
+            }
+            Assert.StartsWith("fallback file", mount.Playing);
         }
-        Assert.StartsWith("fallback file", mount.Playing);
         await fixture.AssertUnharmedAsync();
     }
 }

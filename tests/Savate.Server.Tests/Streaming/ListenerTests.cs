@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Savate.Flv;
 using Savate.Server.Configuration;
@@ -418,10 +419,18 @@ public class ListenerTests
         _time.Advance(TimeSpan.FromSeconds(1));
         var second = new SourceSession(mount, "encoder");
         Assert.True(mount.TryClaim(second));
-        // Grace ends when the new source's ingest plays, not at the claim (it could still be refused).
+        // Grace ends when the new source plays, from its first keyframe: not at the claim (it could still be
+        // refused), nor when its ingest is attached (it may trickle or go silent after its header).
         Assert.True(mount.InGrace);
-        mount.AttachLiveIngest(second, new FlvIngest(mount));
+        var ingest = new FlvIngest(mount);
+        mount.AttachLiveIngest(second, ingest);
+        ingest.Process(new ReadOnlySequence<byte>(FlvSynth.Header()));
+        Assert.True(mount.InGrace);
+        ingest.Process(new ReadOnlySequence<byte>(FlvSynth.Keyframe(0)));
         Assert.False(mount.InGrace);
+        Assert.Equal("live", mount.Playing);
+        // From here the test publishes the source's slices itself.
+        ingest.Abandon();
         // A second after the last flush, this publish wakes the listener at once: take the write to
         // wait for before publishing, or the write may come first and the wait never end.
         var written = sink.NextWrite;

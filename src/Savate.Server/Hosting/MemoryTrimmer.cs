@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Savate.Server.Hosting;
+
+/// <summary>
+/// Gives memory back after a peak. The GC only runs when something allocates, and a server whose hostile sources or
+/// dynamic mounts just left may allocate little for a long time: the buffers they filled would stay committed (200
+/// sources holding partial 4 MiB tags left 190 MB resident a minute after they left, docs/benchmarks.md). When the
+/// process is quiet (no gen0 collection for a period) and the GC's committed memory grew by a quarter since the last
+/// trim (and is at least 32 MiB), one aggressive, compacting collection hands what is free back to the OS. A busy
+/// server collects on its own and is not interrupted; a quiet one is trimmed once per peak, not periodically.
+/// </summary>
+internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTrimmer> logger) : BackgroundService
+{
+    private static readonly TimeSpan s_period = TimeSpan.FromSeconds(10);
+
+    // Below this the GC's own decommit is enough.
+    private const long Floor = 32L * 1024 * 1024;
+
+    private int _lastGen0 = -1;
+    private long _afterLastTrim = Floor;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(s_period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                TrimIfIdle();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>One check; true when it collected.</summary>
+    public bool TrimIfIdle()
+    {
+        var gen0 = GC.CollectionCount(0);
+        var quiet = gen0 == _lastGen0;
+        _lastGen0 = gen0;
+        var committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        if (!quiet || committed < Math.Max(Floor, _afterLastTrim + _afterLastTrim / 4))
+        {
+            return false;
+        }
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        _lastGen0 = GC.CollectionCount(0);
+        _afterLastTrim = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        Trimmed(logger, committed / (1024 * 1024), _afterLastTrim / (1024 * 1024));
+        return true;
+    }
+
+    [LoggerMessage(140, LogLevel.Information, "Memory trimmed while idle: GC committed {BeforeMib} MiB, now {AfterMib} MiB")]
+    private static partial void Trimmed(ILogger logger, long beforeMib, long afterMib);
+}
