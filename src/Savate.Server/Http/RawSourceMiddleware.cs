@@ -17,7 +17,7 @@ namespace Savate.Server.Http;
 /// answered here and streamed straight from the ring (<see cref="RawListener"/>). It peeks at the request
 /// head without consuming it; anything else goes on to Kestrel untouched.
 /// </summary>
-internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSourceMiddleware> logger)
+internal sealed class RawSourceMiddleware(MountRegistry registry, SourceRefusals refusals, ILogger<RawSourceMiddleware> logger)
 {
     // Request heads are small; a longer one is Kestrel's to refuse (431).
     private const int MaxHeadBytes = 16 * 1024;
@@ -89,7 +89,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ILogger<RawSou
         {
             if (!admission.IsAccepted)
             {
-                await transport.RefuseAsync(admission.StatusCode, admission.Message).ConfigureAwait(false);
+                await refusals.RefuseAsync(transport, admission, head.Path, remote, head.Authorization).ConfigureAwait(false);
                 return;
             }
             await SourceRunner.RunAsync(admission, transport, logger).ConfigureAwait(false);

@@ -8,6 +8,8 @@ namespace Savate.Server.Streaming;
 internal sealed class MountRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, Mount> _mounts = new(StringComparer.Ordinal);
+    // Dynamic mounts whose first source is not accepted yet: unlisted.
+    private readonly ConcurrentDictionary<string, Mount> _pending = new(StringComparer.Ordinal);
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly object _createLock = new();
@@ -42,7 +44,11 @@ internal sealed class MountRegistry : IDisposable
 
     public Mount? Find(string path) => _mounts.TryGetValue(path, out var mount) ? mount : null;
 
-    /// <summary>Creates a mount for a source that authenticated with the server password (Icecast does this).</summary>
+    /// <summary>
+    /// The mount for a source that authenticated with the server password (Icecast creates mounts this way).
+    /// A new one is held apart, unlisted (<see cref="Find"/> does not see it, listeners get 404), until its
+    /// source is accepted; a refused source (401 aside: that is decided before) leaves nothing behind.
+    /// </summary>
     public Mount GetOrCreateDynamic(string path)
     {
         lock (_createLock)
@@ -51,10 +57,27 @@ internal sealed class MountRegistry : IDisposable
             {
                 return existing;
             }
+            // A second source for the same new path meets the first one's mount (and its 409).
+            if (_pending.TryGetValue(path, out var pending) && !pending.IsRetired)
+            {
+                return pending;
+            }
             var mount = CreateMount(Config.Server.MountDefaults with { Path = path }, isDynamic: true);
-            _mounts[path] = mount;
-            StreamingLog.DynamicMountCreated(_logger, path);
+            mount.FirstSourceAccepted = OnDynamicAccepted;
+            _pending[path] = mount;
             return mount;
+        }
+    }
+
+    private void OnDynamicAccepted(Mount mount)
+    {
+        lock (_createLock)
+        {
+            if (_pending.TryRemove(new(mount.Path, mount)))
+            {
+                _mounts[mount.Path] = mount;
+                StreamingLog.DynamicMountCreated(_logger, mount.Path);
+            }
         }
     }
 
@@ -115,6 +138,11 @@ internal sealed class MountRegistry : IDisposable
         // A dynamic mount lives while it has a source or listeners; once both are gone it is removed.
         lock (_createLock)
         {
+            if (mount.IsRetired && _pending.TryRemove(new(mount.Path, mount)))
+            {
+                mount.Dispose();
+                return;
+            }
             if (mount.Source is null && !mount.InGrace && mount.ListenerCount == 0 && _mounts.TryRemove(new(mount.Path, mount)))
             {
                 mount.Dispose();
@@ -134,10 +162,11 @@ internal sealed class MountRegistry : IDisposable
 
     public void Dispose()
     {
-        foreach (var mount in _mounts.Values)
+        foreach (var mount in _mounts.Values.Concat(_pending.Values))
         {
             mount.Dispose();
         }
         _mounts.Clear();
+        _pending.Clear();
     }
 }

@@ -84,7 +84,11 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         var ingest = ContainerIngest.Create(Mount, format);
         Mount.AttachLiveIngest(this, ingest);
         var timeout = Mount.Server.SourceTimeout;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);
+        // The connection going away (the client closed right after sending, or it reset) does not cancel a read:
+        // it ends the pending one (CancelPendingRead), and what had arrived is still read and published.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_kick.Token);
+        using var abort = cancellationToken.UnsafeRegister(static b => ((PipeReader)b!).CancelPendingRead(), body);
+        var aborted = false;
         using var timer = new CancellationTokenSource();
         using var both = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, timer.Token);
         long pending = 0;
@@ -94,7 +98,15 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
             while (true)
             {
                 timer.CancelAfter(timeout);
-                var result = await body.ReadAsync(both.Token).ConfigureAwait(false);
+                ReadResult result;
+                if (!aborted)
+                {
+                    result = await body.ReadAsync(both.Token).ConfigureAwait(false);
+                }
+                else if (!body.TryRead(out result))
+                {
+                    return new SourceResult(SourceEnd.ConnectionLost, "connection closed by the client before the end of its body");
+                }
                 timer.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 var fresh = buffer.Length - pending;
@@ -112,6 +124,11 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
                     StreamingLog.TsResync(Mount.Logger, Mount.Path, ts.SkippedBytes - reportedSkips);
                     reportedSkips = ts.SkippedBytes;
                 }
+                if (result.IsCanceled && !result.IsCompleted && cancellationToken.IsCancellationRequested)
+                {
+                    aborted = true;
+                    continue;
+                }
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     return pending > 0
@@ -126,7 +143,9 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         }
         catch (OperationCanceledException)
         {
-            return new SourceResult(SourceEnd.Cancelled, _kick.IsCancellationRequested ? "kicked" : "server stopping");
+            return _kick.IsCancellationRequested
+                ? new SourceResult(SourceEnd.Cancelled, "kicked")
+                : new SourceResult(SourceEnd.ConnectionLost, "connection aborted");
         }
         catch (FlvFormatException e)
         {
