@@ -38,6 +38,7 @@ public static class SavateApp
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ConnectionGate>();
         builder.Services.AddSingleton<RawSourceMiddleware>();
+        builder.Services.AddSingleton<SourceRefusals>();
         // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
         builder.Services.AddSingleton<IConnectionListenerFactory, FrontDoorTransportFactory>();
         builder.Services.AddHostedService<LagMonitor>();
@@ -147,12 +148,13 @@ public static class SavateApp
 
     private static async Task HandleSourceAsync(HttpContext context, MountRegistry registry, ILogger logger, string path)
     {
+        var remote = ListenerHandler.RemoteOf(context);
         var admission = SourceAdmission.Admit(registry, path, context.Request.Headers.Authorization,
-            context.Request.ContentType, ListenerHandler.RemoteOf(context), context.Request.Headers.UserAgent);
+            context.Request.ContentType, remote, context.Request.Headers.UserAgent);
         var transport = new KestrelSourceTransport(context);
         if (!admission.IsAccepted)
         {
-            await transport.RefuseAsync(admission.StatusCode, admission.Message).ConfigureAwait(false);
+            await context.RequestServices.GetRequiredService<SourceRefusals>().RefuseAsync(transport, admission, path, remote, context.Request.Headers.Authorization).ConfigureAwait(false);
             return;
         }
         await SourceRunner.RunAsync(admission, transport, logger).ConfigureAwait(false);

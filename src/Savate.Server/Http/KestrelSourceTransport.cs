@@ -36,12 +36,28 @@ internal sealed class KestrelSourceTransport : ISourceTransport
     {
         // Start a read first: that is what makes Kestrel send 100 Continue, which must precede the 200.
         var firstRead = Body.ReadAsync(Aborted);
-        _context.Response.StatusCode = 200;
-        _context.Response.Headers.CacheControl = "no-cache";
-        await _context.Response.StartAsync(Aborted).ConfigureAwait(false);
-        await _context.Response.Body.FlushAsync(Aborted).ConfigureAwait(false);
-        var result = await firstRead.ConfigureAwait(false);
-        Body.AdvanceTo(result.Buffer.Start);
+        try
+        {
+            _context.Response.StatusCode = 200;
+            _context.Response.Headers.CacheControl = "no-cache";
+            // Not cancelled by the client leaving: the read started above must be finished (awaited and advanced)
+            // whatever happens, or Kestrel's own read of the rest of the body fails ("Reading is already in
+            // progress") and the connection ends abnormally. A client that left is seen by the session's reads.
+            await _context.Response.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            await _context.Response.Body.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            try
+            {
+                var result = await firstRead.ConfigureAwait(false);
+                Body.AdvanceTo(result.Buffer.Start);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                // The client left, or its body is broken: the session's first read says so.
+            }
+        }
     }
 
     public async ValueTask RefuseAsync(int statusCode, string message)
@@ -51,7 +67,48 @@ internal sealed class KestrelSourceTransport : ISourceTransport
             _context.Abort();
             return;
         }
+        // An encoder streams its body blind (ffmpeg's http:// reads no answer before it closes): answer, then
+        // close the connection, so that its next write fails. Left to itself Kestrel would drain the body for
+        // seconds first (ffmpeg then streamed for 7 s and ended on "Broken pipe"). Closing with body bytes
+        // unread resets the connection, which can take the answer with it: what the client sends meanwhile is
+        // read and dropped for a moment first, so the answer reaches it (curl stops on it).
+        _context.Response.Headers.Connection = "close";
         await HttpResponses.WritePlainAsync(_context, statusCode, message).ConfigureAwait(false);
+        await _context.Response.CompleteAsync().ConfigureAwait(false);
+        if (!await DrainAsync().ConfigureAwait(false))
+        {
+            _context.Abort();
+        }
+    }
+
+    // How long, and how much, of a refused body is read and dropped before the connection is closed.
+    private static readonly TimeSpan s_refusedDrainTime = TimeSpan.FromMilliseconds(500);
+    private const long RefusedDrainBytes = 256 * 1024;
+
+    /// <summary>Reads and drops the body for a moment; true when it ended (nothing left to reset the connection).</summary>
+    private async ValueTask<bool> DrainAsync()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
+        timeout.CancelAfter(s_refusedDrainTime);
+        long drained = 0;
+        try
+        {
+            while (drained < RefusedDrainBytes)
+            {
+                var result = await Body.ReadAsync(timeout.Token).ConfigureAwait(false);
+                drained += result.Buffer.Length;
+                Body.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // Timed out, reset, or a body Kestrel cannot read (bad framing): close it.
+        }
+        return false;
     }
 
     public void Abort() => _context.Abort();

@@ -17,7 +17,7 @@ namespace Savate.Server.Http;
 /// answered here and streamed straight from the ring (<see cref="RawListener"/>). It peeks at the request
 /// head without consuming it; anything else goes on to Kestrel untouched.
 /// </summary>
-internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, ILogger<RawSourceMiddleware> logger)
+internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, ILogger<RawSourceMiddleware> logger)
 {
     // After refusing a head, what the client already sent is read and dropped for this long (at most this
     // much), so that closing does not reset the connection before the client has read the answer.
@@ -162,7 +162,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         {
             if (!admission.IsAccepted)
             {
-                await transport.RefuseAsync(admission.StatusCode, admission.Message).ConfigureAwait(false);
+                await refusals.RefuseAsync(transport, admission, head.Path, remote, head.Authorization).ConfigureAwait(false);
                 registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, admission.StatusCode, 0, null, head.UserAgent, TimeSpan.Zero);
                 return;
             }

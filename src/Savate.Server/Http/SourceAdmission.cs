@@ -36,6 +36,10 @@ internal static class SourceAdmission
             {
                 return Admission.Refuse(401, "Source credentials required (user \"source\" and the server's source password)");
             }
+            if (FormatSniffer.IsForeign(contentType))
+            {
+                return RefuseForeign(path, contentType);
+            }
             mount = registry.GetOrCreateDynamic(path);
             if (mount is null)
             {
@@ -48,6 +52,10 @@ internal static class SourceAdmission
             if (password is not null && !BasicAuth.Matches(authorization, SourceUser, password))
             {
                 return Admission.Refuse(401, $"Source credentials required for {path}");
+            }
+            if (FormatSniffer.IsForeign(contentType))
+            {
+                return RefuseForeign(path, contentType);
             }
         }
 
@@ -68,6 +76,10 @@ internal static class SourceAdmission
         }
         return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog };
     }
+
+    // Refused before the body: a libshout client (audio/mpeg, Ogg, WebM) sends nothing until it has the answer.
+    private static Admission RefuseForeign(string path, string? contentType) =>
+        Admission.Refuse(415, $"{path} takes FLV (video/x-flv) or MPEG-TS (video/mp2t), not {contentType}");
 
     public static string Describe(MountFormat format) => format switch
     {

@@ -33,6 +33,30 @@ internal static class FormatSniffer
         return MountFormat.Auto;
     }
 
+    // Media types of formats Savate does not carry, as audio encoders and libshout clients send them. Such a
+    // client sends its body only after the answer, so sniffing would wait source-timeout for nothing.
+    private static readonly HashSet<string> s_foreign = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/aac", "audio/aacp", "audio/x-aac",
+        "audio/ogg", "video/ogg", "application/ogg", "audio/opus", "audio/flac", "audio/x-flac",
+        "audio/webm", "video/webm", "audio/x-matroska", "video/x-matroska", "audio/wav", "audio/x-wav",
+        "audio/mp4", "video/mp4",
+    };
+
+    /// <summary>
+    /// True for the Content-Type of a known format that is neither FLV nor MPEG-TS (audio/mpeg, application/ogg,
+    /// video/webm...): refused with 415 at once. Unknown and generic types (application/octet-stream) are sniffed.
+    /// </summary>
+    public static bool IsForeign(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType))
+        {
+            return false;
+        }
+        var semicolon = contentType.IndexOf(';');
+        return s_foreign.Contains((semicolon >= 0 ? contentType[..semicolon] : contentType).Trim());
+    }
+
     /// <summary>
     /// Decides from the first bytes. Returns null when more bytes could still decide (fewer than
     /// <see cref="DecisiveLength"/> and not final), <see cref="MountFormat.Auto"/> when it is neither.

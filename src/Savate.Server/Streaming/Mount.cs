@@ -48,6 +48,8 @@ internal sealed class Mount : IDisposable
     private long _epoch;
     private long _endedBefore;
     private bool _disposed;
+    private bool _accepted;
+    private bool _retired;
 
     public Mount(MountConfig config, ServerConfig server, SlicePool pool, TimeProvider time, ILogger logger, bool isDynamic = false,
         Action<Mount>? onIdle = null, Func<string, Mount?>? findMount = null, Func<string, FileMedia>? loadFile = null)
@@ -273,7 +275,7 @@ internal sealed class Mount : IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || _source is not null)
+            if (_disposed || _retired || _source is not null)
             {
                 return false;
             }
@@ -306,12 +308,25 @@ internal sealed class Mount : IDisposable
     }
 
     /// <summary>
+    /// Called once, when the first source is accepted (its ingest attached): a dynamic mount is listed only
+    /// from then on (<see cref="MountRegistry"/>), so a refused source leaves no mount behind, even for a moment.
+    /// </summary>
+    public Action<Mount>? FirstSourceAccepted { get; set; }
+
+    /// <summary>True once a source has been accepted here (its ingest attached).</summary>
+    public bool HasAcceptedSource => Volatile.Read(ref _accepted);
+
+    /// <summary>A dynamic mount whose only source was refused: it takes no other source and is about to go.</summary>
+    public bool IsRetired => Volatile.Read(ref _retired);
+
+    /// <summary>
     /// The live source has its ingest: it plays from its first keyframe (or, override: false, its first keyframe
     /// after the fallback ends). Until then whatever plays (the fallback, or nothing through grace) goes on, so a
     /// source that connects and trickles does not freeze the listeners.
     /// </summary>
     public void AttachLiveIngest(SourceSession source, IContainerIngest ingest)
     {
+        bool first;
         lock (_lock)
         {
             if (_source != source)
@@ -319,6 +334,12 @@ internal sealed class Mount : IDisposable
                 return;
             }
             _liveIngest = ingest;
+            first = !_accepted;
+            _accepted = true;
+        }
+        if (first)
+        {
+            FirstSourceAccepted?.Invoke(this);
         }
         ingest.ActivateAtJoinPoint(TryGoLive);
     }
@@ -365,6 +386,16 @@ internal sealed class Mount : IDisposable
             _source = null;
             _liveIngest = null;
             _liveWaiting = false;
+            // Refused before it streamed: the unlisted dynamic mount made for it goes at once (no grace, no listener).
+            _retired = IsDynamic && !_accepted;
+        }
+        if (IsRetired)
+        {
+            _onIdle?.Invoke(this);
+            return;
+        }
+        lock (_lock)
+        {
             // Listeners that were following the live source (or waiting for its first keyframe)
             // are held for the grace period; a fallback that is playing simply goes on.
             if (_playingKind == FeedKind.Live || (_playingKind == FeedKind.None && !_inGrace))

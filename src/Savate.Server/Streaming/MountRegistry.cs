@@ -9,6 +9,8 @@ namespace Savate.Server.Streaming;
 internal sealed class MountRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, Mount> _mounts = new(StringComparer.Ordinal);
+    // Dynamic mounts whose first source is not accepted yet: unlisted.
+    private readonly ConcurrentDictionary<string, Mount> _pending = new(StringComparer.Ordinal);
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly object _createLock = new();
@@ -66,8 +68,10 @@ internal sealed class MountRegistry : IDisposable
     public Mount? Find(string path) => _mounts.TryGetValue(path, out var mount) ? mount : null;
 
     /// <summary>
-    /// Creates a mount for a source that authenticated with the server password (Icecast does this); null when
-    /// server.max-dynamic-mounts dynamic mounts exist already.
+    /// The mount for a source that authenticated with the server password (Icecast creates mounts this way);
+    /// null when server.max-dynamic-mounts dynamic mounts exist already. A new one is held apart, unlisted
+    /// (<see cref="Find"/> does not see it, listeners get 404), until its source is accepted; a refused source
+    /// (401 aside: that is decided before) leaves nothing behind.
     /// </summary>
     public Mount? GetOrCreateDynamic(string path)
     {
@@ -77,14 +81,31 @@ internal sealed class MountRegistry : IDisposable
             {
                 return existing;
             }
-            if (_mounts.Values.Count(m => m.IsDynamic) >= Config.Server.MaxDynamicMounts)
+            // A second source for the same new path meets the first one's mount (and its 409).
+            if (_pending.TryGetValue(path, out var pending) && !pending.IsRetired)
+            {
+                return pending;
+            }
+            if (_mounts.Values.Count(m => m.IsDynamic) + _pending.Values.Count(m => !m.IsRetired) >= Config.Server.MaxDynamicMounts)
             {
                 return null;
             }
             var mount = CreateMount(Config.Server.MountDefaults with { Path = path }, isDynamic: true);
-            _mounts[path] = mount;
-            StreamingLog.DynamicMountCreated(_logger, path);
+            mount.FirstSourceAccepted = OnDynamicAccepted;
+            _pending[path] = mount;
             return mount;
+        }
+    }
+
+    private void OnDynamicAccepted(Mount mount)
+    {
+        lock (_createLock)
+        {
+            if (_pending.TryRemove(new(mount.Path, mount)))
+            {
+                _mounts[mount.Path] = mount;
+                StreamingLog.DynamicMountCreated(_logger, mount.Path);
+            }
         }
     }
 
@@ -301,6 +322,11 @@ internal sealed class MountRegistry : IDisposable
         // A dynamic mount lives while it has a source or listeners; once both are gone it is removed.
         lock (_createLock)
         {
+            if (mount.IsRetired && _pending.TryRemove(new(mount.Path, mount)))
+            {
+                mount.Dispose();
+                return;
+            }
             if (mount.IsDynamic && mount.Source is null && !mount.InGrace && mount.ListenerCount == 0 && _mounts.TryRemove(new(mount.Path, mount)))
             {
                 mount.Dispose();
@@ -329,10 +355,11 @@ internal sealed class MountRegistry : IDisposable
 
     public void Dispose()
     {
-        foreach (var mount in _mounts.Values)
+        foreach (var mount in _mounts.Values.Concat(_pending.Values))
         {
             mount.Dispose();
         }
         _mounts.Clear();
+        _pending.Clear();
     }
 }

@@ -101,7 +101,11 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         var time = Mount.Time;
         var windowStart = time.GetTimestamp();
         long windowBytes = 0;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _kick.Token);
+        // The connection going away (the client closed right after sending, or it reset) does not cancel a read:
+        // it ends the pending one (CancelPendingRead), and what had arrived is still read and published.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_kick.Token);
+        using var abort = cancellationToken.UnsafeRegister(static b => ((PipeReader)b!).CancelPendingRead(), body);
+        var aborted = false;
         using var timer = new CancellationTokenSource();
         using var both = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, timer.Token);
         long pending = 0;
@@ -111,7 +115,15 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
             while (true)
             {
                 timer.CancelAfter(timeout);
-                var result = await body.ReadAsync(both.Token).ConfigureAwait(false);
+                ReadResult result;
+                if (!aborted)
+                {
+                    result = await body.ReadAsync(both.Token).ConfigureAwait(false);
+                }
+                else if (!body.TryRead(out result))
+                {
+                    return new SourceResult(SourceEnd.ConnectionLost, "connection closed by the client before the end of its body");
+                }
                 timer.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 var fresh = buffer.Length - pending;
@@ -151,6 +163,11 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
                     windowStart = time.GetTimestamp();
                     windowBytes = 0;
                 }
+                if (result.IsCanceled && !result.IsCompleted && cancellationToken.IsCancellationRequested)
+                {
+                    aborted = true;
+                    continue;
+                }
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     return pending > 0
@@ -169,7 +186,9 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         }
         catch (OperationCanceledException)
         {
-            return new SourceResult(SourceEnd.Cancelled, _kick.IsCancellationRequested ? "kicked" : "server stopping");
+            return _kick.IsCancellationRequested
+                ? new SourceResult(SourceEnd.Cancelled, "kicked")
+                : new SourceResult(SourceEnd.ConnectionLost, "connection aborted");
         }
         catch (FlvFormatException e)
         {

@@ -28,6 +28,8 @@ public sealed class LogCapture : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._entries.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
+            owner._entries.Enqueue((logLevel, eventId.Id, exception is null
+                ? formatter(state, exception)
+                : $"{formatter(state, exception)} {exception.GetType().Name}: {exception.Message}"));
     }
 }
