@@ -26,6 +26,11 @@ public sealed class TestServer : IAsyncDisposable
 
     internal MountRegistry Registry => _app.Services.GetRequiredService<MountRegistry>();
 
+    /// <summary>The reload the admin API, SIGHUP and the file watch call.</summary>
+    public IConfigReloader Reloader => _app.Services.GetRequiredService<IConfigReloader>();
+
+    internal Relaying.RelayService Relays => _app.Services.GetRequiredService<Relaying.RelayService>();
+
     public LogCapture Logs { get; } = new();
 
     public static async Task<TestServer> StartAsync(string yaml, int port = 0)
@@ -42,7 +47,11 @@ public sealed class TestServer : IAsyncDisposable
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0)
+    /// <summary>Starts from a config file, as savate does: reloads read that file again.</summary>
+    public static Task<TestServer> StartFromFileAsync(string configPath, int port = 0) =>
+        StartAsync(ConfigLoader.Load(configPath), port, configPath);
+
+    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0, string? configPath = null)
     {
         var logs = new LogCapture();
         var app = SavateApp.Build(config, ["--urls", $"http://127.0.0.1:{port}"], builder =>
@@ -50,7 +59,7 @@ public sealed class TestServer : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(logs);
             builder.Logging.SetMinimumLevel(LogLevel.Information);
-        });
+        }, configPath);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var server = new TestServer(app, new Uri(address));
