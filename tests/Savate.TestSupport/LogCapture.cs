@@ -1,18 +1,29 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Savate.Relay.Tests.Infrastructure;
+namespace Savate.TestSupport;
 
-/// <summary>Collects log entries (Debug and up) so tests can assert what was logged, and how often.</summary>
+/// <summary>One captured log entry, with its structured values (<c>Values["Delay"]</c>).</summary>
+public sealed record LogEntry(LogLevel Level, int EventId, string Message, IReadOnlyDictionary<string, object?> Values);
+
+/// <summary>
+/// Collects log entries (Debug and up) so tests can assert what was logged and how often. Usable as a logger
+/// factory (libraries) or as a provider added to a host (the real server); <see cref="Attach"/> makes a capture
+/// created before the host read the one the host uses.
+/// </summary>
 public sealed class LogCapture : ILoggerFactory, ILoggerProvider
 {
     private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private LogCapture? _inner;
 
-    public IReadOnlyList<LogEntry> Entries => _entries.ToArray();
+    public IReadOnlyList<LogEntry> Entries => (_inner ?? this)._entries.ToArray();
 
     public int Count(int eventId) => Entries.Count(e => e.EventId == eventId);
 
     public IReadOnlyList<LogEntry> Of(int eventId) => Entries.Where(e => e.EventId == eventId).ToList();
+
+    /// <summary>From now on, this capture shows the entries of <paramref name="inner"/>.</summary>
+    public void Attach(LogCapture inner) => _inner = inner;
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
@@ -37,5 +48,3 @@ public sealed class LogCapture : ILoggerFactory, ILoggerProvider
         }
     }
 }
-
-public sealed record LogEntry(LogLevel Level, int EventId, string Message, Dictionary<string, object?> Values);
