@@ -20,7 +20,7 @@ internal enum MountAvailability
 /// sources hand it slices through an <see cref="IContainerIngest"/>, listeners read its ring through
 /// <see cref="Listener"/>.
 /// </summary>
-internal sealed class Mount : IDisposable
+internal sealed class Mount : IIngestTarget, IDisposable
 {
     private readonly object _lock = new();
     private readonly object _publishLock = new();

@@ -43,7 +43,7 @@ internal interface IContainerIngest
 /// <summary>The ingest for a container format.</summary>
 internal static class ContainerIngest
 {
-    public static IContainerIngest Create(Mount mount, Configuration.MountFormat format) =>
+    public static IContainerIngest Create(IIngestTarget mount, Configuration.MountFormat format) =>
         format == Configuration.MountFormat.Flv ? new FlvIngest(mount) : new TsIngest(mount);
 }
 
@@ -56,13 +56,14 @@ internal abstract class IngestBase : IContainerIngest
     private readonly object _lock = new();
     private bool _active;
 
-    protected IngestBase(Mount mount)
+    protected IngestBase(IIngestTarget mount)
     {
         Mount = mount;
         Builder = new SliceBuilder(mount.Pool);
     }
 
-    protected Mount Mount { get; }
+    /// <summary>The mount, through the narrow interface an ingest writes through.</summary>
+    protected IIngestTarget Mount { get; }
 
     protected SliceBuilder Builder { get; }
 
