@@ -20,7 +20,7 @@ internal enum MountAvailability
 /// sources hand it slices through an <see cref="IContainerIngest"/>, listeners read its ring through
 /// <see cref="Listener"/>.
 /// </summary>
-internal sealed class Mount : IDisposable
+internal sealed class Mount : IIngestTarget, IDisposable
 {
     private readonly object _lock = new();
     private readonly object _publishLock = new();
@@ -37,11 +37,13 @@ internal sealed class Mount : IDisposable
     private FileMedia?[] _files;
     private ITimer? _graceTimer;
     private ITimer? _evaluateTimer;
-    private bool _inGrace;
     private IContainerIngest? _liveIngest;
+    // The live source reached a join point but a fallback plays on (override: false): it goes live at its first
+    // keyframe after that fallback ends (TryGoLive), and no other fallback starts meanwhile.
     private bool _liveWaiting;
-    private FeedKind _playingKind;
-    private int _fallbackIndex = -1;
+    // The decision (what plays, grace); guarded by _lock like everything it reads.
+    private readonly FeedSelector _selector;
+    private readonly Func<int, bool> _isFallbackAvailable;
     private ActiveFallback? _fallback;
     private string _playing = "nothing";
     private long _switches;
@@ -66,6 +68,8 @@ internal sealed class Mount : IDisposable
         _onIdle = onIdle;
         Ring = new Ring((long)config.Buffer.TotalMilliseconds, config.BufferBytes);
         _flush = new FlushScheduler(Signal, time, server.FlushInterval);
+        _selector = new FeedSelector(time);
+        _isFallbackAvailable = IsFallbackAvailable;
     }
 
     /// <summary>
@@ -155,7 +159,7 @@ internal sealed class Mount : IDisposable
         {
             lock (_lock)
             {
-                return _inGrace;
+                return _selector.InGrace;
             }
         }
     }
@@ -180,7 +184,7 @@ internal sealed class Mount : IDisposable
         {
             lock (_lock)
             {
-                return _source is not null || _inGrace || _fallback is not null || IsRelayed ? MountAvailability.Playable : MountAvailability.NoSource;
+                return _source is not null || _selector.InGrace || _fallback is not null || IsRelayed ? MountAvailability.Playable : MountAvailability.NoSource;
             }
         }
     }
@@ -219,15 +223,16 @@ internal sealed class Mount : IDisposable
         {
             if (files is not null)
             {
-                if (_playingKind == FeedKind.Fallback && _fallbackIndex >= 0 && _fallbackIndex < old.Fallback.Count)
+                var playing = _selector.FallbackIndex;
+                if (_selector.Playing == FeedKind.Fallback && playing >= 0 && playing < old.Fallback.Count)
                 {
-                    var index = IndexOf(config.Fallback, old.Fallback[_fallbackIndex]);
+                    var index = IndexOf(config.Fallback, old.Fallback[playing]);
                     if (index < 0)
                     {
                         // The entry playing was removed: stop it; Evaluate moves on to the next one (or to grace).
                         StopFallback();
                     }
-                    _fallbackIndex = index;
+                    _selector.FallbackMoved(index);
                 }
                 _files = files;
             }
@@ -355,24 +360,34 @@ internal sealed class Mount : IDisposable
             {
                 return false;
             }
-            if (_playingKind == FeedKind.Live)
+            if (_selector.Playing == FeedKind.Live)
             {
                 return true;
             }
-            if (_playingKind == FeedKind.Fallback && !Config.Override && _fallback is { Task.IsCompleted: false } && IsFallbackAvailable(_fallbackIndex))
+            var fallbackEnded = _fallback is { Task.IsCompleted: true };
+            if (fallbackEnded)
+            {
+                StopFallback();
+            }
+            var before = _selector.State;
+            if (_selector.Decide(Inputs(liveReady: true, fallbackEnded)).Action != FeedAction.PlayLive)
             {
                 // override: false: the fallback plays on; when it ends no other starts, and the next keyframe goes live.
                 _liveWaiting = true;
                 return false;
             }
+            // The ingest activates itself on this keyframe (it holds its lock): no Activate() here.
             StopFallback();
-            SwitchTo(FeedKind.Live, -1, "live");
+            SwitchTo(before, "live");
             _liveWaiting = false;
             announce = _playing;
         }
         FeedLog.Switched(_logger, Path, announce);
         return true;
     }
+
+    private FeedInputs Inputs(bool liveReady, bool fallbackEnded) =>
+        new(liveReady, _source is not null, Config.Override, Config.Grace, Config.Fallback.Count, _isFallbackAvailable, fallbackEnded);
 
     /// <summary>The source is gone: listeners are held for the grace period, then the fallback plays, or they are closed.</summary>
     public void Release(SourceSession source)
@@ -388,121 +403,67 @@ internal sealed class Mount : IDisposable
             _liveWaiting = false;
             // Refused before it streamed: the unlisted dynamic mount made for it goes at once (no grace, no listener).
             _retired = IsDynamic && !_accepted;
+            if (!_retired)
+            {
+                // Listeners that were following the live source (or waiting for its first keyframe) are held for
+                // the grace period; a fallback that is playing simply goes on.
+                Apply(_selector.SourceLeft(Config.Grace), _selector.State);
+            }
         }
         if (IsRetired)
         {
             _onIdle?.Invoke(this);
             return;
         }
-        lock (_lock)
-        {
-            // Listeners that were following the live source (or waiting for its first keyframe)
-            // are held for the grace period; a fallback that is playing simply goes on.
-            if (_playingKind == FeedKind.Live || (_playingKind == FeedKind.None && !_inGrace))
-            {
-                _playingKind = FeedKind.None;
-                _playing = "nothing";
-                EnterGrace();
-            }
-        }
         _flush.FireNow();
         Evaluate();
     }
 
-    private void EnterGrace()
-    {
-        _inGrace = true;
-        _graceTimer?.Dispose();
-        _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).OnGraceExpired(), this, Config.Grace, Timeout.InfiniteTimeSpan);
-    }
-
-    private void OnGraceExpired()
-    {
-        lock (_lock)
-        {
-            if (!_inGrace)
-            {
-                return;
-            }
-            _inGrace = false;
-        }
-        Evaluate();
-        int closed;
-        lock (_lock)
-        {
-            if (_source is not null || _inGrace || _playingKind != FeedKind.None)
-            {
-                return;
-            }
-            closed = _listeners.Count;
-            _epoch++;
-            Volatile.Write(ref _endedBefore, _epoch);
-            Ring.ClearJoinPoints();
-            if (closed == 0 && Config.Format == MountFormat.Auto)
-            {
-                _detectedFormat = MountFormat.Auto;
-            }
-        }
-        StreamingLog.MountIdle(_logger, Path, closed);
-        _flush.FireNow();
-        _onIdle?.Invoke(this);
-    }
-
-    /// <summary>Decides what plays (live, which fallback, nothing) and switches if that changed.</summary>
+    /// <summary>Decides what plays (live, which fallback, nothing) through the <see cref="FeedSelector"/>, and acts on it.</summary>
     public void Evaluate()
     {
-        Func<Task>? start = null;
-        string? announce = null;
+        Func<Task>? start;
+        string? announce;
+        int? ended;
         lock (_lock)
         {
             if (_disposed)
             {
                 return;
             }
-            if (_fallback is { Task.IsCompleted: true } && _playingKind == FeedKind.Fallback)
+            var fallbackEnded = _fallback is { Task.IsCompleted: true };
+            if (fallbackEnded)
             {
                 // The fallback feed ended by itself (its mount lost its source).
                 StopFallback();
             }
-
-            if (_liveIngest is not null && (_playingKind == FeedKind.Live || _liveWaiting))
+            if (_liveIngest is not null && _liveWaiting)
             {
-                // Live plays, or takes over at its next keyframe (TryGoLive); a fallback that ended is not replaced.
-                if (_playingKind == FeedKind.Fallback && _fallback is null)
+                // Live takes over at its next keyframe (TryGoLive); a fallback that ended is not replaced.
+                if (fallbackEnded)
                 {
-                    _playingKind = FeedKind.None;
+                    _selector.State = FeedState.Initial;
                     _playing = "nothing";
                 }
+                (start, announce, ended) = (null, null, null);
             }
-            else if (!_inGrace)
+            else
             {
-                var wanted = -1;
-                for (var i = 0; i < Config.Fallback.Count; i++)
-                {
-                    if (IsFallbackAvailable(i))
-                    {
-                        wanted = i;
-                        break;
-                    }
-                }
-                if (wanted >= 0 && (_playingKind != FeedKind.Fallback || _fallbackIndex != wanted))
-                {
-                    StopFallback();
-                    start = StartFallback(wanted);
-                    announce = start is null ? null : _playing;
-                }
-                else if (wanted < 0 && _playingKind == FeedKind.Fallback)
-                {
-                    StopFallback();
-                    _playingKind = FeedKind.None;
-                    _playing = "nothing";
-                    EnterGrace();
-                }
+                // Live counts as ready only once it plays: until its first keyframe (TryGoLive) whatever plays goes on.
+                var before = _selector.State;
+                var decision = _selector.Decide(Inputs(liveReady: _liveIngest is not null && before.Playing == FeedKind.Live, fallbackEnded));
+                (start, announce, ended) = Apply(decision, before);
             }
         }
         if (announce is not null)
         {
             FeedLog.Switched(_logger, Path, announce);
+        }
+        if (ended is { } closed)
+        {
+            StreamingLog.MountIdle(_logger, Path, closed);
+            _flush.FireNow();
+            _onIdle?.Invoke(this);
         }
         if (start is not null)
         {
@@ -510,16 +471,55 @@ internal sealed class Mount : IDisposable
         }
     }
 
-    private void SwitchTo(FeedKind kind, int index, string playing)
+    /// <summary>Acts on a decision, under the lock: returns a fallback feed to run, what to announce, and how many listeners an end closed.</summary>
+    private (Func<Task>? Start, string? Announce, int? Ended) Apply(FeedDecision decision, FeedState before)
     {
-        if (_playingKind != FeedKind.None || Timeline.HasOutput)
+        switch (decision.Action)
+        {
+            case FeedAction.PlayLive:
+                StopFallback();
+                SwitchTo(before, "live");
+                _liveIngest!.Activate();
+                return (null, _playing, null);
+            case FeedAction.PlayFallback:
+                StopFallback();
+                var start = StartFallback(decision.FallbackIndex, before);
+                if (start is null)
+                {
+                    // The fallback mount refused its listener: try again at the next evaluation.
+                    _selector.State = before;
+                    return (null, null, null);
+                }
+                return (start, _playing, null);
+            case FeedAction.Hold:
+                StopFallback();
+                _playing = "nothing";
+                _graceTimer?.Dispose();
+                var due = TimeSpan.FromSeconds(Math.Max(0, decision.GraceUntil - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
+                _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).Evaluate(), this, due, Timeout.InfiniteTimeSpan);
+                return (null, null, null);
+            case FeedAction.End:
+                var closed = _listeners.Count;
+                _epoch++;
+                Volatile.Write(ref _endedBefore, _epoch);
+                Ring.ClearJoinPoints();
+                if (closed == 0 && Config.Format == MountFormat.Auto)
+                {
+                    _detectedFormat = MountFormat.Auto;
+                }
+                return (null, null, closed);
+            default:
+                return (null, null, null);
+        }
+    }
+
+    private void SwitchTo(FeedState before, string playing)
+    {
+        if (before.Playing != FeedKind.None || Timeline.HasOutput)
         {
             Interlocked.Increment(ref _switches);
         }
-        _playingKind = kind;
-        _fallbackIndex = index;
         _playing = playing;
-        _inGrace = false;
         _graceTimer?.Dispose();
         _graceTimer = null;
     }
@@ -548,7 +548,7 @@ internal sealed class Mount : IDisposable
         return current == MountFormat.Auto || current == format || (Config.Format == MountFormat.Auto && _listeners.Count == 0);
     }
 
-    private Func<Task>? StartFallback(int index)
+    private Func<Task>? StartFallback(int index, FeedState before)
     {
         var entry = Config.Fallback[index];
         var cts = new CancellationTokenSource();
@@ -592,7 +592,7 @@ internal sealed class Mount : IDisposable
         {
             _detectedFormat = format;
         }
-        SwitchTo(FeedKind.Fallback, index, playing);
+        SwitchTo(before, playing);
         ingest.Activate();
         var done = new TaskCompletionSource();
         _fallback = new ActiveFallback(ingest, cts, done.Task);
@@ -622,13 +622,6 @@ internal sealed class Mount : IDisposable
     }
 
     private sealed record ActiveFallback(IContainerIngest Ingest, CancellationTokenSource Stop, Task Task);
-
-    private enum FeedKind
-    {
-        None,
-        Live,
-        Fallback,
-    }
 
     public bool TryAddListener(Listener listener)
     {

@@ -29,6 +29,11 @@ public sealed class TestServer : IAsyncDisposable
     internal Savate.Server.Http.ConnectionGate Gate => _app.Services.GetRequiredService<Savate.Server.Http.ConnectionGate>();
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The reload the admin API, SIGHUP and the file watch call.</summary>
+    public IConfigReloader Reloader => _app.Services.GetRequiredService<IConfigReloader>();
+
+    internal Relaying.RelayService Relays => _app.Services.GetRequiredService<Relaying.RelayService>();
+
     public LogCapture Logs { get; } = new();
 
     public static async Task<TestServer> StartAsync(string yaml, int port = 0, Action<WebApplicationBuilder>? configure = null)
@@ -45,8 +50,15 @@ public sealed class TestServer : IAsyncDisposable
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
+    /// <summary>Starts from a config file, as savate does: reloads read that file again.</summary>
+    public static Task<TestServer> StartFromFileAsync(string configPath, int port = 0) =>
+        StartAsync(ConfigLoader.Load(configPath), port, configPath: configPath);
+
+    /// <param name="config">The config.</param>
+    /// <param name="port">0: a free port.</param>
     /// <param name="configure">Runs on the host builder last: tests register fakes here (an <c>IConfigReloader</c>, ...).</param>
-    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="configPath">The file reloads read (none: reloads have no file).</param>
+    public static async Task<TestServer> StartAsync(SavateConfig config, int port = 0, Action<WebApplicationBuilder>? configure = null, string? configPath = null)
     {
         var logs = new LogCapture();
         var app = SavateApp.Build(config, ["--urls", $"http://127.0.0.1:{port}"], builder =>
@@ -55,7 +67,7 @@ public sealed class TestServer : IAsyncDisposable
             builder.Logging.AddProvider(logs);
             builder.Logging.SetMinimumLevel(LogLevel.Information);
             configure?.Invoke(builder);
-        });
+        }, configPath);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var server = new TestServer(app, new Uri(address));

@@ -32,7 +32,7 @@ internal sealed class FlvIngest : IngestBase
     private long _lastJoin = long.MinValue;
     private TimelineOffset _offset;
 
-    public FlvIngest(Mount mount, FlvReaderOptions? options = null)
+    public FlvIngest(IIngestTarget mount, FlvReaderOptions? options = null)
         : base(mount)
     {
         // A live source's tag larger than server.max-tag-size drops it (FlvError.TagTooLarge) before it is buffered.

@@ -50,7 +50,7 @@ internal interface IContainerIngest
 /// <summary>The ingest for a container format.</summary>
 internal static class ContainerIngest
 {
-    public static IContainerIngest Create(Mount mount, Configuration.MountFormat format) =>
+    public static IContainerIngest Create(IIngestTarget mount, Configuration.MountFormat format) =>
         format == Configuration.MountFormat.Flv ? new FlvIngest(mount) : new TsIngest(mount);
 }
 
@@ -64,13 +64,14 @@ internal abstract class IngestBase : IContainerIngest
     private bool _active;
     private Func<IContainerIngest, bool>? _goLive;
 
-    protected IngestBase(Mount mount)
+    protected IngestBase(IIngestTarget mount)
     {
         Mount = mount;
         Builder = new SliceBuilder(mount.Pool);
     }
 
-    protected Mount Mount { get; }
+    /// <summary>The mount, through the narrow interface an ingest writes through.</summary>
+    protected IIngestTarget Mount { get; }
 
     protected SliceBuilder Builder { get; }
 

@@ -36,7 +36,7 @@ internal sealed class TsIngest : IngestBase
     private long _unwrappedPcr;
     private string? _signature;
 
-    public TsIngest(Mount mount, TsDemuxerOptions? options = null)
+    public TsIngest(IIngestTarget mount, TsDemuxerOptions? options = null)
         : base(mount)
     {
         _demuxer = new TsDemuxer(options);

@@ -1,4 +1,4 @@
-namespace Savate.Server.Tests.Fakes;
+namespace Savate.TestSupport;
 
 /// <summary>
 /// A clock that moves only when told to (as YARP's TestTimeProvider): <see cref="Advance"/> moves it and
