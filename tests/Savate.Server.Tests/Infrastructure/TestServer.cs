@@ -26,6 +26,8 @@ public sealed class TestServer : IAsyncDisposable
 
     internal MountRegistry Registry => _app.Services.GetRequiredService<MountRegistry>();
 
+    internal T GetService<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
     public LogCapture Logs { get; } = new();
 
     public static async Task<TestServer> StartAsync(string yaml, int port = 0)
