@@ -145,9 +145,12 @@ internal static class HlsEndpoints
             response.StatusCode = 200;
         }
         response.ContentLength = length;
-        return HttpMethods.IsHead(context.Request.Method)
-            ? Task.CompletedTask
-            : response.Body.WriteAsync(data.AsMemory(offset, length), context.RequestAborted).AsTask();
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+        segment.OnServed();
+        return response.Body.WriteAsync(data.AsMemory(offset, length), context.RequestAborted).AsTask();
     }
 
     /// <summary>One range of RFC 9110 14.1.2: <c>bytes=a-b</c>, <c>bytes=a-</c> or <c>bytes=-n</c>. Several ranges are not served.</summary>

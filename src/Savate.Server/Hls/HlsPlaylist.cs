@@ -173,12 +173,16 @@ internal sealed class HlsPlaylist(string runId, int window, long maxBytes)
     /// <summary>Parses a name made by <see cref="SegmentName"/>; false for anything else (other runs included).</summary>
     public bool TryParseSegmentName(string name, out long sequence)
     {
-        sequence = -1;
-        return name.Length > RunId.Length + 4
+        if (name.Length > RunId.Length + 4
             && name.StartsWith(RunId, StringComparison.Ordinal)
             && name[RunId.Length] == '-'
             && name.EndsWith(".ts", StringComparison.Ordinal)
-            && long.TryParse(name.AsSpan(RunId.Length + 1, name.Length - RunId.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
+            && long.TryParse(name.AsSpan(RunId.Length + 1, name.Length - RunId.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out sequence))
+        {
+            return true;
+        }
+        sequence = -1;
+        return false;
     }
 
     /// <summary>The media playlist (RFC 8216 4.3), or null before the first segment.</summary>

@@ -6,6 +6,8 @@ namespace Savate.Server.Hls;
 /// </summary>
 internal sealed class HlsSegment(long sequence, byte[] data, long startTime, long durationMilliseconds, bool discontinuity, bool startsWithKeyframe)
 {
+    private int _served;
+
     /// <summary>EXT-X-MEDIA-SEQUENCE number: monotonic for the mount's life.</summary>
     public long Sequence { get; } = sequence;
 
@@ -21,6 +23,11 @@ internal sealed class HlsSegment(long sequence, byte[] data, long startTime, lon
 
     /// <summary>False only for a segment cut without a keyframe to keep EXTINF within the target duration.</summary>
     public bool StartsWithKeyframe { get; } = startsWithKeyframe;
+
+    /// <summary>GET answers with this segment's bytes (whole or a range): what a cache in front saves shows here.</summary>
+    public int Served => Volatile.Read(ref _served);
+
+    public void OnServed() => Interlocked.Increment(ref _served);
 }
 
 /// <summary>Codecs and picture size for the multivariant playlist, from the SPS and the AAC configuration.</summary>

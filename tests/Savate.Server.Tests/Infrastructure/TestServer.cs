@@ -34,6 +34,8 @@ public sealed class TestServer : IAsyncDisposable
 
     internal Relaying.RelayService Relays => _app.Services.GetRequiredService<Relaying.RelayService>();
 
+    internal T GetService<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
     public LogCapture Logs { get; } = new();
 
     public static async Task<TestServer> StartAsync(string yaml, int port = 0, Action<WebApplicationBuilder>? configure = null)

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using Savate.Server.Hls;
+using Savate.Server.Tests.Infrastructure;
+using Xunit;
+
+namespace Savate.Server.Tests.Hls;
+
+/// <summary>
+/// The playlists in a real browser: hls.js (vendored, Hls/vendor) plays them in Debian's headless Chromium, and
+/// hls-parser in strict mode reads them. The page is about:blank, so every request is cross-origin (CORS is tested too).
+/// </summary>
+public sealed class HlsBrowserTests
+{
+    private static readonly string[] s_chromiumArgs =
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+    ];
+
+    private static string Vendor(string file) => Path.Combine(AppContext.BaseDirectory, "Hls", "vendor", file);
+
+    private static async Task<(IPlaywright Playwright, IBrowser Browser, IPage Page)> OpenAsync()
+    {
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = s_chromiumArgs,
+        });
+        var page = await browser.NewPageAsync();
+        await page.SetContentAsync("<!doctype html><html><body></body></html>");
+        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = Vendor("hls.min.js") });
+        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = Vendor("hls-parser.min.js") });
+        return (playwright, browser, page);
+    }
+
+    [Theory]
+    [InlineData("/demo.flv")]
+    [InlineData("/demo.ts")]
+    public async Task HlsJs_InHeadlessChromium_PlaysTenSecondsWithoutErrorEvents(string path)
+    {
+        await using var server = await TestServer.StartAsync(HlsTests.Config);
+        await HlsTests.WaitForSegmentsAsync(server, path, 1);
+        var (playwright, browser, page) = await OpenAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+
+        Assert.True(await page.EvaluateAsync<bool>("() => Hls.isSupported()"), "hls.js: no MSE with H.264/AAC in this Chromium");
+        await page.EvaluateAsync(@"url => {
+            window.hlsErrors = [];
+            const video = document.createElement('video');
+            video.muted = true;
+            document.body.appendChild(video);
+            const hls = new Hls();
+            hls.on(Hls.Events.ERROR, (event, data) => window.hlsErrors.push(`${data.type} ${data.details} fatal=${data.fatal}`));
+            hls.loadSource(url);
+            hls.attachMedia(video);
+            hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+            window.video = video;
+        }", server.Url($"{path}/master.m3u8").ToString());
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        double played;
+        string[] errors;
+        do
+        {
+            await Task.Delay(500);
+            played = await page.EvaluateAsync<double>("() => window.video.currentTime");
+            errors = await page.EvaluateAsync<string[]>("() => window.hlsErrors");
+        }
+        while (played < 10 && errors.Length == 0 && DateTime.UtcNow < deadline);
+
+        Assert.True(errors.Length == 0, "hls.js errors: " + string.Join("; ", errors));
+        Assert.True(played >= 10, $"played {played:0.0} s in 90 s");
+        var size = await page.EvaluateAsync<int[]>("() => [window.video.videoWidth, window.video.videoHeight]");
+        Assert.Equal([640, 360], size);
+    }
+
+    [Fact]
+    public async Task Playlists_PassHlsParserStrictMode_IncludingDiscontinuities()
+    {
+        await using var server = await TestServer.StartAsync(HlsTests.Config);
+        await HlsTests.WaitForSegmentsAsync(server, "/demo.ts", 2);
+        var (playwright, browser, page) = await OpenAsync();
+        using var _ = playwright;
+        await using var __ = browser;
+
+        // A playlist that has seen discontinuities leave its window, as the store renders it.
+        var store = new HlsPlaylist("0123abcd", window: 3, maxBytes: 1 << 20);
+        store.FixTargetDuration(2);
+        store.Codecs = new HlsCodecs("avc1.4d401e", "mp4a.40.2", 640, 360);
+        for (var i = 0; i < 8; i++)
+        {
+            store.Add(new byte[188], i * 2000, 2000, discontinuity: i % 3 == 1, startsWithKeyframe: true);
+        }
+        var texts = new[]
+        {
+            await new HttpClient().GetStringAsync(server.Url("/demo.ts/index.m3u8")),
+            await new HttpClient().GetStringAsync(server.Url("/demo.ts/master.m3u8")),
+            await new HttpClient().GetStringAsync(server.Url("/demo.flv/index.m3u8")),
+            store.RenderMediaPlaylist()!,
+            store.RenderMultivariantPlaylist("index.m3u8")!,
+        };
+        Assert.Contains("#EXT-X-DISCONTINUITY\n", texts[3]);
+        Assert.Contains("#EXT-X-DISCONTINUITY-SEQUENCE:2\n", texts[3]);
+
+        foreach (var text in texts)
+        {
+            var result = await page.EvaluateAsync<string>(@"text => {
+                HLS.setOptions({ strictMode: true });
+                try {
+                    const playlist = HLS.parse(text);
+                    return JSON.stringify({ ok: true, master: playlist.isMasterPlaylist, segments: (playlist.segments || []).length,
+                        target: playlist.targetDuration, variants: (playlist.variants || []).map(v => [v.codecs, v.resolution]) });
+                } catch (e) {
+                    return JSON.stringify({ ok: false, error: String(e) });
+                }
+            }", text);
+            using var json = JsonDocument.Parse(result);
+            Assert.True(json.RootElement.GetProperty("ok").GetBoolean(), $"hls-parser (strict) refused:\n{text}\n{result}");
+            if (json.RootElement.GetProperty("master").GetBoolean())
+            {
+                Assert.Contains("avc1.4d401e,mp4a.40.2", result);
+            }
+            else
+            {
+                Assert.True(json.RootElement.GetProperty("segments").GetInt32() > 0, result);
+            }
+        }
+    }
+}
