@@ -162,6 +162,10 @@
       status.textContent = 'Error: ' + type + ' ' + detail + (info && info.msg ? ' (' + info.msg + ')' : '');
       panel.dataset.error = status.textContent;
     });
+    video.addEventListener('error', function () {
+      status.textContent = 'Error: media element ' + (video.error ? video.error.code + ' ' + video.error.message : '');
+      panel.dataset.error = status.textContent;
+    });
     player.attachMediaElement(video);
     player.load();
     var started = player.play();
