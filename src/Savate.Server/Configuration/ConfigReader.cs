@@ -45,6 +45,11 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
         var stream = new YamlStream();
         try
         {
+            if (FindExcessiveNesting(yaml) is { } deep)
+            {
+                _errors.Add($"config: line {deep.Line}: collections nested more than {MaxNesting} levels deep; a config needs a handful");
+                return null;
+            }
             stream.Load(new StringReader(yaml));
         }
         catch (YamlException ex)
@@ -657,5 +662,32 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
         }
 
         return $"YAML syntax error at line {ex.Start.Line}, column {ex.Start.Column}: {message}";
+    }
+
+    // YamlDotNet builds its node tree recursively: about 30,000 nested '[' overflow the stack and kill the process,
+    // which no catch can stop (found by fuzzing, tests/Savate.Fuzz/corpus/config/crash-deep-flow-nesting.yaml).
+    // Its parser keeps its own stack, so a first pass over the parser's events refuses a document this deep.
+    private const int MaxNesting = 64;
+
+    private static Mark? FindExcessiveNesting(string yaml)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.SequenceStart or YamlDotNet.Core.Events.MappingStart:
+                    if (++depth > MaxNesting)
+                    {
+                        return parser.Current.Start;
+                    }
+                    break;
+                case YamlDotNet.Core.Events.SequenceEnd or YamlDotNet.Core.Events.MappingEnd:
+                    depth--;
+                    break;
+            }
+        }
+        return null;
     }
 }
