@@ -26,4 +26,17 @@ public class FuzzFindingsTests
         var under = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("mounts: " + new string('[', 63) + new string(']', 63), Path.GetTempPath()));
         Assert.DoesNotContain(under.Errors, e => e.Contains("nested more than", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("crash-global-tag-not-uri.yaml", "YAML syntax error: Global tags must be valid URIs.")]
+    [InlineData("crash-unsupported-event.yaml", "YAML syntax error: The current event is of an unsupported type.")]
+    public void Parse_YamlDotNetArgumentException_RefusedWithConfigException(string file, string expected)
+    {
+        // YamlDotNet threw ArgumentException (not YamlException) for these: it escaped ConfigLoader.Parse.
+        var yaml = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "corpus", "config", file));
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Path.GetTempPath()));
+
+        Assert.Equal(expected, Assert.Single(error.Errors));
+    }
 }

@@ -63,6 +63,13 @@ internal sealed class ConfigReader(string baseDirectory, List<string> errors)
             _errors.Add(EndOfTextError(yaml));
             return null;
         }
+        catch (ArgumentException ex)
+        {
+            // YamlDotNet 16.3 throws this, without a position, for a tag that is not a URI ("!!a:[") and for
+            // some control characters ("\0: d\x1A"): its parser and its node loader disagree (found by fuzzing).
+            _errors.Add($"YAML syntax error: {ex.Message.Replace(" (Parameter 'value')", "", StringComparison.Ordinal).Replace(" (Parameter 'parser')", "", StringComparison.Ordinal)}");
+            return null;
+        }
 
         var config = new SavateConfig { BaseDirectory = _baseDirectory };
         var explicitKeys = new List<IReadOnlySet<string>>();
