@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh TARGET [MINUTES]     targets: flv, ts, request-head, source-body, config (default 5 minutes)
 #
-# Publishes Savate.Fuzz into artifacts/fuzz/TARGET/bin, instruments the assemblies under test there with the
+# Publishes Savate.Fuzz, copies it into artifacts/fuzz/TARGET/bin, instruments the assemblies under test there with the
 # sharpfuzz tool, and runs afl-fuzz at the lowest priority (nice 19: the machine is shared) from the seed corpus
 # tests/Savate.Fuzz/corpus/TARGET, with the dictionary tests/Savate.Fuzz/dict/TARGET.dict when there is one.
 # A second run resumes the first one's queue. Findings land in artifacts/fuzz/TARGET/findings/default/{crashes,hangs};
@@ -47,10 +47,13 @@ fi
 
 out=$work/$target
 bin=$out/bin
-# A fresh publish each run: instrumentation rewrites the assemblies in place, and must not be applied twice.
-rm -rf "$bin"
+# Published once, uninstrumented; each target gets a copy to instrument (instrumentation rewrites the
+# assemblies in place, and must not be applied twice).
 echo "fuzz.sh: publishing tests/Savate.Fuzz..."
-nice -n 19 dotnet publish tests/Savate.Fuzz -c Release -o "$bin" --nologo -v quiet >/dev/null
+dotnet publish tests/Savate.Fuzz -c Release -o "$work/publish" --nologo -v quiet >/dev/null
+rm -rf "$bin"
+mkdir -p "$out"
+cp -r "$work/publish" "$bin"
 for assembly in "${assemblies[@]}"; do
   echo "fuzz.sh: instrumenting $assembly"
   "$tools/sharpfuzz" "$bin/$assembly" >/dev/null

@@ -115,7 +115,6 @@ async def hostile(args, counters):
     except (OSError, asyncio.TimeoutError):
         counters.add("hostile connect failed")
         return
-    counters.add(f"hostile {kind}")
     auth = "Authorization: Basic " + __import__("base64").b64encode(f"source:{args.password}".encode()).decode()
     started = time.monotonic()
     closed = False
@@ -161,7 +160,7 @@ async def hostile(args, counters):
         closed = True
     finally:
         writer.close()
-    counters.add("hostile closed by server" if closed else "hostile held to our limit")
+    counters.add(f"hostile {kind}: closed by server" if closed else f"hostile {kind}: held to our limit")
     counters.add("hostile seconds held", int(time.monotonic() - started))
 
 
@@ -215,11 +214,12 @@ async def control_listener(args, counters, deadline):
             await proc.wait()
 
 
-async def sampler(args, counters, deadline, rows):
+async def sampler(args, counters, deadline, rows, first_minute=0, label=None):
     start = time.monotonic()
-    header = f"{'min':>4} {'rss MB':>7} {'hwm MB':>7} {'fds':>6} {'tcp sockets':>11} {'tcp mem MB':>10} {'listeners':>9} {'sources':>7} {'mounts':>6} {'hostile':>7} {'control drops':>13}"
-    print(header, flush=True)
-    minute = 0
+    header = f"{'min':>5} {'rss MB':>7} {'hwm MB':>7} {'fds':>6} {'tcp sockets':>11} {'tcp mem MB':>10} {'listeners':>9} {'sources':>7} {'mounts':>6} {'hostile':>7} {'control drops':>13}"
+    if label is None:
+        print(header, flush=True)
+    minute = first_minute
     while True:
         try:
             rss = proc_value(args.pid, "VmRSS") / 1024
@@ -231,12 +231,12 @@ async def sampler(args, counters, deadline, rows):
             return
         tcp_inuse, tcp_mem = sockstat()
         listeners, sources, mounts = status(args.port)
-        row = (minute, rss, hwm, fds, tcp_inuse, tcp_mem / 1048576, listeners, sources, mounts,
+        row = (label or minute, rss, hwm, fds, tcp_inuse, tcp_mem / 1048576, listeners, sources, mounts,
                counters.get("hostile open"), counters.get("control listener dropped"))
         rows.append(row)
-        print(f"{row[0]:>4} {row[1]:>7.0f} {row[2]:>7.0f} {row[3]:>6} {row[4]:>11} {row[5]:>10.1f} {str(row[6]):>9} {str(row[7]):>7} {str(row[8]):>6} {row[9]:>7} {row[10]:>13}", flush=True)
+        print(f"{row[0]:>5} {row[1]:>7.0f} {row[2]:>7.0f} {row[3]:>6} {row[4]:>11} {row[5]:>10.1f} {str(row[6]):>9} {str(row[7]):>7} {str(row[8]):>6} {row[9]:>7} {row[10]:>13}", flush=True)
         minute += 1
-        next_at = start + minute * 60
+        next_at = start + (minute - first_minute) * 60
         if next_at > deadline + 1:
             return
         await asyncio.sleep(max(0, next_at - time.monotonic()))
@@ -275,6 +275,10 @@ async def main():
     ]
     await asyncio.gather(*load)
     await sample_task
+    # With the load gone: what the server gives back.
+    print("load stopped; one more sample in 60 s", flush=True)
+    await asyncio.sleep(60)
+    await sampler(args, counters, time.monotonic() - 1, rows, first_minute=len(rows), label="after")
 
     print()
     print("| minute | RSS (MB) | peak RSS (MB) | fds | TCP sockets (host) | TCP memory (host, MB) | listeners | sources | mounts | hostile open | control drops |")

@@ -104,7 +104,7 @@ public class RingPropertyTests
             ring.Dispose();
             Assert.Equal(0, pool.Outstanding);
             Assert.Equal(0, pool.OutstandingBytes);
-        }, iter: 400);
+        }, iter: 250);
     }
 
     private static void CheckAlways(Ring ring, List<(int Size, bool Keyframe, long Time)> model, long newestKeyframe)
