@@ -162,7 +162,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         {
             if (!admission.IsAccepted)
             {
-                await refusals.RefuseAsync(transport, admission, head.Path, remote, head.Authorization).ConfigureAwait(false);
+                await refusals.RefuseAsync(transport, admission, head.Path!, remote, head.Authorization).ConfigureAwait(false);
                 registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, admission.StatusCode, 0, null, head.UserAgent, TimeSpan.Zero);
                 return;
             }

@@ -113,6 +113,9 @@ internal sealed class Mount : IIngestTarget, IDisposable
 
     public ServerConfig Server { get; private set; }
 
+    /// <inheritdoc/>
+    public int MaxTagSize => Server.MaxTagSize;
+
     /// <summary>Created by a source on an undeclared path; a reload that declares the path makes it a declared mount.</summary>
     public bool IsDynamic { get; set; }
 

@@ -93,7 +93,7 @@ public sealed class TokenCommandTests
     [Fact]
     public void Run_KeyAclTtl_PrintsTokenThatVerifiesUntilItsExpiry()
     {
-        var clock = new Fakes.ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         var output = new StringWriter();
         var error = new StringWriter();
 

@@ -36,7 +36,7 @@ internal sealed class FlvIngest : IngestBase
         : base(mount)
     {
         // A live source's tag larger than server.max-tag-size drops it (FlvError.TagTooLarge) before it is buffered.
-        _reader = new FlvReader(options ?? new FlvReaderOptions { MaxTagDataSize = mount.Server.MaxTagSize });
+        _reader = new FlvReader(options ?? new FlvReaderOptions { MaxTagDataSize = mount.MaxTagSize });
     }
 
     protected override SequencePosition Parse(in ReadOnlySequence<byte> buffer)

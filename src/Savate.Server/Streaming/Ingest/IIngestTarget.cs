@@ -17,5 +17,8 @@ internal interface IIngestTarget
     JoinHeaders? Headers { set; }
 
     /// <summary>Builds the pending slice and appends it to the ring, then schedules a listener wake-up.</summary>
+    /// <summary>The largest FLV tag DataSize a feed may carry (server.max-tag-size): a larger one drops the source.</summary>
+    int MaxTagSize { get; }
+
     void Publish(SliceBuilder builder);
 }
