@@ -182,11 +182,7 @@ internal sealed class AdminApi(MountRegistry registry, RelayService relays, ISer
 
     private async Task<Outcome> ReloadAsync(CancellationToken cancellationToken)
     {
-        var reloader = services.GetService<IConfigReloader>();
-        if (reloader is null)
-        {
-            return Outcome.Fail(501, "Reloading is not available in this build");
-        }
+        var reloader = services.GetRequiredService<IConfigReloader>();
         var result = await reloader.ReloadAsync("admin API", cancellationToken).ConfigureAwait(false);
         AdminLog.Reloaded(logger, result.Success, result.Errors.Count, result.Changes.Count);
         return new Outcome(result.Success ? 200 : 422, result.Success ? "Configuration reloaded" : "Configuration rejected; nothing changed",

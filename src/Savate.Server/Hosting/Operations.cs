@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Exporter;
@@ -64,6 +65,10 @@ internal static class Operations
             var time = app.Services.GetRequiredService<TimeProvider>();
             app.Use((context, next) => AccessLogMiddleware.InvokeAsync(context, next, log, time));
         }
-        app.UseOpenTelemetryPrometheusScrapingEndpoint();
+        // Exactly GET or HEAD /metrics: paths are case-sensitive here (Http/RequestPath.cs), and the exporter's own match
+        // is not, so a PUT /METRICS would otherwise get a scrape instead of the 404 every look-alike path gets.
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(static context =>
+            string.Equals(context.Request.Path.Value, "/metrics", StringComparison.Ordinal)
+            && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)));
     }
 }

@@ -206,11 +206,30 @@ public sealed class AdminApiTests
     }
 
     [Fact]
-    public async Task Reload_NoReloaderRegistered_Returns501()
+    public async Task Reload_RealConfigFile_AddsTheNewMountAtOnce()
     {
-        await using var server = await TestServer.StartAsync(Config);
-        using var client = Client(server);
-        Assert.Equal(HttpStatusCode.NotImplemented, (await client.PostAsync("/admin/reload", null)).StatusCode);
+        // Next to the test binaries, where samples/ is: the fallback file is resolved against the config file's folder.
+        var path = Path.Combine(AppContext.BaseDirectory, $"admin-reload-{Guid.NewGuid():N}.yaml");
+        try
+        {
+            File.WriteAllText(path, Config.Replace("source-password: change-me", "source-password: change-me\n  watch-config: false", StringComparison.Ordinal));
+            await using var server = await TestServer.StartFromFileAsync(path);
+            using var client = Client(server);
+            Assert.Null(server.Registry.Find("/c.flv"));
+
+            File.WriteAllText(path, Config.Replace("source-password: change-me", "source-password: change-me\n  watch-config: false", StringComparison.Ordinal)
+                + "\n  - path: /c.flv\n    format: flv\n");
+            var response = await client.PostAsync("/admin/reload", null);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.True(json.RootElement.GetProperty("success").GetBoolean());
+            Assert.NotNull(server.Registry.Find("/c.flv"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
