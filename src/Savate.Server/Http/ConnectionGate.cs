@@ -38,6 +38,7 @@ internal sealed partial class ConnectionGate
     private readonly int _maxPerAddress;
     private readonly Func<long> _countDescriptors;
     private readonly long _recountTicks;
+    private readonly long _hardThreshold;
     private long _countedAt = long.MinValue;
     private long _counted;
 
@@ -59,7 +60,11 @@ internal sealed partial class ConnectionGate
         DescriptorLimit = descriptorLimit;
         // A reserve of 5% (at least 48) for what the process opens besides client sockets: assemblies loaded late,
         // log files, fallback files, relays' upstream connections, sockets accepted and not yet closed.
-        DescriptorThreshold = descriptorLimit is { } limit ? limit - Math.Max(limit / 20, 48) : long.MaxValue;
+        var reserve = descriptorLimit is { } limit ? Math.Max(limit / 20, 48) : 0;
+        DescriptorThreshold = descriptorLimit is { } soft ? soft - reserve : long.MaxValue;
+        // Past this, nobody new gets in even if something was shed: shed connections free their descriptors
+        // only when their owners run, which on a loaded machine can take a while.
+        _hardThreshold = descriptorLimit is { } hard ? hard - reserve / 2 : long.MaxValue;
     }
 
     /// <summary>request-head-timeout.</summary>
@@ -106,15 +111,15 @@ internal sealed partial class ConnectionGate
             {
                 // Make room, and keep this one only if it is a newcomer and room was made: a flooding address
                 // is refused, another player still gets in, and with nothing to shed nobody new does.
+                // (The shed descriptors are counted as open until the next count: their owners close them later.)
                 var before = shed?.Count ?? 0;
                 ShedOldest(ref shed, Math.Max(1, _pending.Count / 64));
                 var made = (shed?.Count ?? 0) - before;
-                _counted -= made;
-                if (fromAddress > 0 || made == 0)
+                if (fromAddress > 0 || made == 0 || open >= _hardThreshold)
                 {
                     refusal = fromAddress > 0
                         ? $"near the descriptor limit ({open} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests"
-                        : $"near the descriptor limit ({open} of {DescriptorLimit} open) and no unfinished request to shed";
+                        : $"near the descriptor limit ({open} of {DescriptorLimit} open) and nothing that can be shed at once";
                 }
             }
             if (refusal is null)
