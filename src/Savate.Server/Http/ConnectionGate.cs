@@ -13,7 +13,8 @@ namespace Savate.Server.Http;
 /// deadline of <c>request-head-timeout</c> from its accept, whichever layer ends up reading its head (front door,
 /// connection middleware), and a place in an accept-ordered list. Limits, decided at accept:
 /// <list type="bullet">
-/// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending is closed at once.</item>
+/// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending, the oldest
+/// of them for a second or more, is closed at once.</item>
 /// <item><c>max-pending-connections</c>: the oldest pending connection is shed to make room for the new one.</item>
 /// <item>Near the descriptor limit (RLIMIT_NOFILE read at start, minus a 5% reserve): the oldest pending connection
 /// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
@@ -39,6 +40,11 @@ internal sealed partial class ConnectionGate
     private readonly Func<long> _countDescriptors;
     private readonly long _recountTicks;
     private readonly long _hardThreshold;
+
+    // An address over its cap is refused only once its oldest unfinished head is this old: players joining in a
+    // burst from one address (a NAT, a relay, a load test on a busy machine) finish their heads in milliseconds,
+    // a flood of half-sent heads does not. The total cap and the descriptor guard bound the burst meanwhile.
+    private static readonly TimeSpan s_burstGrace = TimeSpan.FromSeconds(1);
     private long _countedAt = long.MinValue;
     private long _counted;
 
@@ -103,7 +109,7 @@ internal sealed partial class ConnectionGate
         lock (_lock)
         {
             var fromAddress = _perAddress.GetValueOrDefault(address);
-            if (fromAddress >= _maxPerAddress)
+            if (fromAddress >= _maxPerAddress && OldestAge(address) >= s_burstGrace)
             {
                 refusal = $"{fromAddress} connections from it have not finished their request head (max-pending-per-address)";
             }
@@ -219,6 +225,19 @@ internal sealed partial class ConnectionGate
         {
             _perAddress[address] = left;
         }
+    }
+
+    // Under _lock: how long the oldest pending connection from the address has waited for its head.
+    private TimeSpan OldestAge(IPAddress address)
+    {
+        for (var node = _pending.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Address.Equals(address))
+            {
+                return _time.GetElapsedTime(node.Value.AcceptedAt);
+            }
+        }
+        return TimeSpan.Zero;
     }
 
     private void ShedOldest(ref List<PendingConnection>? shed, int count)
@@ -342,7 +361,11 @@ internal sealed class PendingConnection : IDisposable
         Address = address;
         Socket = socket;
         _cancel = new CancellationTokenSource(timeout, time);
+        AcceptedAt = time.GetTimestamp();
     }
+
+    /// <summary>When it was accepted (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long AcceptedAt { get; }
 
     public IPAddress Address { get; }
 
