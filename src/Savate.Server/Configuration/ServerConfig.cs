@@ -66,7 +66,7 @@ public sealed record ServerConfig
 
     /// <summary>
     /// yaml <c>max-pending-per-address</c>: connections from one client address that have not finished their request head; over
-    /// it new ones from that address are closed at accept. Default: 64 (a NAT of players joining at once stays far below).
+    /// it, once the oldest has waited a second, new ones from that address are closed at accept. Default: 64 (a NAT of players joining at once stays far below).
     /// </summary>
     public int MaxPendingPerAddress { get; init; } = 64;
 

@@ -22,6 +22,9 @@ public static class SavateApp
     /// <param name="configPath">The file <paramref name="config"/> was read from: reloads (SIGHUP, file watch, admin API) read it again.</param>
     public static WebApplication Build(SavateConfig config, string[] args, Action<WebApplicationBuilder>? configure = null, string? configPath = null)
     {
+        // One rule for line ends, whoever parses the head: the connection middleware refuses a bare LF (Http/RequestHead.cs),
+        // and so does Kestrel for the next requests of a kept-alive connection (it accepts them by default).
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
         builder.Logging.AddSimpleConsole(o =>
         {

@@ -13,7 +13,8 @@ namespace Savate.Server.Http;
 /// deadline of <c>request-head-timeout</c> from its accept, whichever layer ends up reading its head (front door,
 /// connection middleware), and a place in an accept-ordered list. Limits, decided at accept:
 /// <list type="bullet">
-/// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending is closed at once.</item>
+/// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending, the oldest
+/// of them for a second or more, is closed at once.</item>
 /// <item><c>max-pending-connections</c>: the oldest pending connection is shed to make room for the new one.</item>
 /// <item>Near the descriptor limit (RLIMIT_NOFILE read at start, minus a 5% reserve): the oldest pending connection
 /// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
@@ -38,6 +39,12 @@ internal sealed partial class ConnectionGate
     private readonly int _maxPerAddress;
     private readonly Func<long> _countDescriptors;
     private readonly long _recountTicks;
+    private readonly long _hardThreshold;
+
+    // An address over its cap is refused only once its oldest unfinished head is this old: players joining in a
+    // burst from one address (a NAT, a relay, a load test on a busy machine) finish their heads in milliseconds,
+    // a flood of half-sent heads does not. The total cap and the descriptor guard bound the burst meanwhile.
+    private static readonly TimeSpan s_burstGrace = TimeSpan.FromSeconds(1);
     private long _countedAt = long.MinValue;
     private long _counted;
 
@@ -59,7 +66,11 @@ internal sealed partial class ConnectionGate
         DescriptorLimit = descriptorLimit;
         // A reserve of 5% (at least 48) for what the process opens besides client sockets: assemblies loaded late,
         // log files, fallback files, relays' upstream connections, sockets accepted and not yet closed.
-        DescriptorThreshold = descriptorLimit is { } limit ? limit - Math.Max(limit / 20, 48) : long.MaxValue;
+        var reserve = descriptorLimit is { } limit ? Math.Max(limit / 20, 48) : 0;
+        DescriptorThreshold = descriptorLimit is { } soft ? soft - reserve : long.MaxValue;
+        // Past this, nobody new gets in even if something was shed: shed connections free their descriptors
+        // only when their owners run, which on a loaded machine can take a while.
+        _hardThreshold = descriptorLimit is { } hard ? hard - reserve / 2 : long.MaxValue;
     }
 
     /// <summary>request-head-timeout.</summary>
@@ -98,7 +109,7 @@ internal sealed partial class ConnectionGate
         lock (_lock)
         {
             var fromAddress = _perAddress.GetValueOrDefault(address);
-            if (fromAddress >= _maxPerAddress)
+            if (fromAddress >= _maxPerAddress && OldestAge(address) >= s_burstGrace)
             {
                 refusal = $"{fromAddress} connections from it have not finished their request head (max-pending-per-address)";
             }
@@ -106,15 +117,15 @@ internal sealed partial class ConnectionGate
             {
                 // Make room, and keep this one only if it is a newcomer and room was made: a flooding address
                 // is refused, another player still gets in, and with nothing to shed nobody new does.
+                // (The shed descriptors are counted as open until the next count: their owners close them later.)
                 var before = shed?.Count ?? 0;
                 ShedOldest(ref shed, Math.Max(1, _pending.Count / 64));
                 var made = (shed?.Count ?? 0) - before;
-                _counted -= made;
-                if (fromAddress > 0 || made == 0)
+                if (fromAddress > 0 || made == 0 || open >= _hardThreshold)
                 {
                     refusal = fromAddress > 0
                         ? $"near the descriptor limit ({open} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests"
-                        : $"near the descriptor limit ({open} of {DescriptorLimit} open) and no unfinished request to shed";
+                        : $"near the descriptor limit ({open} of {DescriptorLimit} open) and nothing that can be shed at once";
                 }
             }
             if (refusal is null)
@@ -214,6 +225,19 @@ internal sealed partial class ConnectionGate
         {
             _perAddress[address] = left;
         }
+    }
+
+    // Under _lock: how long the oldest pending connection from the address has waited for its head.
+    private TimeSpan OldestAge(IPAddress address)
+    {
+        for (var node = _pending.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Address.Equals(address))
+            {
+                return _time.GetElapsedTime(node.Value.AcceptedAt);
+            }
+        }
+        return TimeSpan.Zero;
     }
 
     private void ShedOldest(ref List<PendingConnection>? shed, int count)
@@ -337,7 +361,11 @@ internal sealed class PendingConnection : IDisposable
         Address = address;
         Socket = socket;
         _cancel = new CancellationTokenSource(timeout, time);
+        AcceptedAt = time.GetTimestamp();
     }
+
+    /// <summary>When it was accepted (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long AcceptedAt { get; }
 
     public IPAddress Address { get; }
 

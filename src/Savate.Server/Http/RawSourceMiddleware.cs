@@ -14,8 +14,10 @@ namespace Savate.Server.Http;
 /// read: Icecast's SOURCE method (often with an ICE/1.0 version) and PUT/POST with neither Content-Length
 /// nor Transfer-Encoding, whose body (ffmpeg's icecast://) runs until the connection closes, where RFC 7230
 /// (and so Kestrel) sees an empty body. And listeners: GET/HEAD on a known mount, over a plain socket, are
-/// answered here and streamed straight from the ring (<see cref="RawListener"/>). It peeks at the request
-/// head without consuming it; anything else goes on to Kestrel untouched.
+/// answered here and streamed straight from the ring (<see cref="RawListener"/>). It reads the first request
+/// head of every connection, under the connection's deadline (request-head-timeout from the accept, kept by
+/// <see cref="ConnectionGate"/>) and the caps of <see cref="RequestHeadLimits"/>, answering a bad one (400, 408,
+/// 414, 431) itself; anything else goes on to Kestrel untouched, its head complete and unconsumed.
 /// </summary>
 internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, ILogger<RawSourceMiddleware> logger)
 {

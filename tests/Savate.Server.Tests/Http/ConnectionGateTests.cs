@@ -25,6 +25,7 @@ public sealed class ConnectionGateTests
     {
         var gate = Gate(perAddress: 3);
         var first = Enumerable.Range(0, 3).Select(i => gate.TryAdmit(s_flooder, null)).ToList();
+        _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.All(first, Assert.NotNull);
         Assert.Null(gate.TryAdmit(s_flooder, null));
@@ -34,10 +35,22 @@ public sealed class ConnectionGateTests
     }
 
     [Fact]
+    public void TryAdmit_OverPerAddressCapWithinABurst_Admitted()
+    {
+        var gate = Gate(perAddress: 3);
+        var burst = Enumerable.Range(0, 6).Select(i => gate.TryAdmit(s_flooder, null)).ToList();
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.All(burst, Assert.NotNull);
+        Assert.Null(gate.TryAdmit(s_flooder, null));
+    }
+
+    [Fact]
     public void Dispose_HeadFinished_FreesItsPlace()
     {
         var gate = Gate(perAddress: 1);
         var pending = gate.TryAdmit(s_flooder, null)!;
+        _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Null(gate.TryAdmit(s_flooder, null));
 
         pending.Dispose();
