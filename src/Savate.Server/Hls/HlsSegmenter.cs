@@ -33,7 +33,7 @@ internal sealed class HlsSegmenter : IListenerSink
     private const long CutSlackMilliseconds = 50;
 
     private readonly HlsPlaylist _playlist;
-    private readonly MountFormat _format;
+    private MountFormat _format;
     private readonly long _segmentMilliseconds;
     private readonly ILogger _logger;
     private readonly string _mountPath;
@@ -90,6 +90,16 @@ internal sealed class HlsSegmenter : IListenerSink
         foreach (var buffer in buffers.Span)
         {
             Append(buffer.Span);
+        }
+        if (_format == MountFormat.Auto)
+        {
+            // A mount whose format no source has told yet (a relay pulled on demand by this very segmenter):
+            // a listener's stream starts with the FLV header or with a TS packet.
+            if (_pendingLength == 0)
+            {
+                return ValueTask.FromResult(true);
+            }
+            _format = _pending[0] == (byte)'F' ? MountFormat.Flv : MountFormat.Mpegts;
         }
         int consumed;
         try

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Savate.Server.Configuration;
 using Savate.Server.Http;
 using Savate.Server.Streaming;
 
@@ -133,11 +132,9 @@ internal sealed class HlsService(MountRegistry registry, TimeProvider time, ILog
                 {
                     return;
                 }
+                // Auto (no source has told yet, e.g. a relay this segmenter is about to pull): the segmenter
+                // tells FLV from TS by the first byte of its stream.
                 var format = mount.Format;
-                if (format == MountFormat.Auto)
-                {
-                    return; // no source has said yet: the next request tries again
-                }
                 var logger = service._logger;
                 var sink = new HlsSegmenter(Playlist, format, mount.Config.Hls, logger, mount.Path, startWithDiscontinuity: _ranBefore);
                 var listener = ListenerAdmission.TryAdmit(service._registry, mount, sink, "hls", "savate-hls-segmenter", out var refusal);

@@ -280,6 +280,49 @@ public sealed class HlsTests
     }
 
     [Fact]
+    public async Task Always_WithoutAnyRequest_SegmentsWhileTheMountPlays()
+    {
+        await using var server = await TestServer.StartAsync("""
+            mounts:
+              - path: /always.ts
+                format: mpegts
+                fallback:
+                  - file: samples/sample.ts
+                hls:
+                  always: true
+                  idle-timeout: 1s
+            """);
+        var hls = server.GetService<HlsService>();
+        await Wait.UntilAsync(() => hls.Find("/always.ts")?.Playlist.Count >= 2, TimeSpan.FromSeconds(30), "segments with no HLS request");
+        // Past idle-timeout with no request, it keeps going.
+        var count = hls.Find("/always.ts")!.Playlist.NextSequence;
+        await Wait.UntilAsync(() => hls.Find("/always.ts")!.Playlist.NextSequence >= count + 2, TimeSpan.FromSeconds(30), "more segments after idle-timeout");
+        Assert.Equal(1, server.Registry.Find("/always.ts")!.ListenerCount);
+    }
+
+    [Fact]
+    public async Task OnDemandRelay_FirstPlaylistRequest_PullsTheUpstreamAndSegments()
+    {
+        await using var master = await TestServer.StartAsync(Config);
+        await using var slave = await TestServer.StartAsync($$"""
+            relays:
+              - mount: /relayed.flv
+                upstreams: ["http://127.0.0.1:{{master.Port}}/demo.flv"]
+                on-demand: true
+                idle-timeout: 1s
+            """);
+        var upstream = master.Registry.Find("/demo.flv")!;
+        Assert.Equal(0, upstream.ListenerCount);
+
+        // Nobody listens on the slave: only the HLS request makes the relay pull (its format unknown until then).
+        var playlist = await WaitForSegmentsAsync(slave, "/relayed.flv", 2);
+        Assert.Equal(1, upstream.ListenerCount);
+        var data = await s_http.GetByteArrayAsync(slave.Url($"/relayed.flv/{playlist.Segments[0].Uri}"));
+        Assert.Equal(0x47, data[0]);
+        Assert.Contains("CODECS=\"avc1.4d401e,mp4a.40.2\"", await s_http.GetStringAsync(slave.Url("/relayed.flv/master.m3u8")));
+    }
+
+    [Fact]
     public async Task OnDemand_IdleTimeout_StopsSegmentingAndResumesWithHigherSequence()
     {
         await using var server = await TestServer.StartAsync(Config);
