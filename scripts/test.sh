@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (ffmpeg/ffprobe and icecast2 from Debian's packages),
+# Runs every test. Installs what the tests need first (ffmpeg/ffprobe, icecast2, prometheus and chromium from Debian's packages),
 # then builds and runs all test projects of Savate.sln, and prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,16 @@ if [ ! -x /usr/bin/icecast2 ]; then
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq icecast2 >/dev/null
+fi
+
+# The metrics tests lint a real scrape with promtool (Debian's prometheus); the status page tests drive
+# Debian's chromium through Playwright (never a downloaded browser).
+if ! command -v promtool >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: installing prometheus (promtool) and chromium (Debian packages) for the metrics and status page tests..."
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus chromium >/dev/null
 fi
 
 log=$(mktemp)

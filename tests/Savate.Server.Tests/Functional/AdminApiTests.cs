@@ -171,6 +171,7 @@ public sealed class AdminApiTests
 
         var listen = Ffmpeg.DecodeAndListPacketsAsync(server.Url("/a.flv").ToString(), seconds: 10);
         await Wait.UntilAsync(() => a.SnapshotListeners().Any(l => l.BytesSent > 0), TimeSpan.FromSeconds(20), "the listener on /a.flv");
+        var id = a.SnapshotListeners().Single().Id;
         await Task.Delay(3000);
         using var client = Client(server);
         var response = await client.PostAsync("/admin/move?mount=/a.flv&destination=/b.flv", null);
@@ -180,6 +181,12 @@ public sealed class AdminApiTests
         using (var moved = JsonDocument.Parse(await client.GetStringAsync("/admin/listeners?mount=/b.flv")))
         {
             Assert.Equal(1, moved.RootElement.GetArrayLength());
+            Assert.Equal(id, moved.RootElement[0].GetProperty("id").GetInt64());
+            Assert.StartsWith("Lavf", moved.RootElement[0].GetProperty("user_agent").GetString());
+        }
+        using (var left = JsonDocument.Parse(await client.GetStringAsync("/admin/listeners?mount=/a.flv")))
+        {
+            Assert.Equal(0, left.RootElement.GetArrayLength());
         }
 
         var (decode, dts) = await listen;
