@@ -303,7 +303,7 @@ public sealed class ConfigValidatorTests : IDisposable
     }
 
     [Theory]
-    [InlineData("- a\n- b", "config: expected a mapping with the keys server, mounts, relays, master, got a list (line 1)")]
+    [InlineData("- a\n- b", "config: expected a mapping with the keys server, mounts, relays, master, metrics, got a list (line 1)")]
     [InlineData("mounts: /a.flv", "mounts: expected a list of mounts, got \"/a.flv\" (line 1)")]
     [InlineData("server: [1]", "server: expected a mapping of keys, got a list (line 1)")]
     [InlineData("mounts:\n  - /a.flv", "mounts[0]: expected a mapping of keys, got \"/a.flv\" (line 2)")]

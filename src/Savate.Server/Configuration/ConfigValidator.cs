@@ -361,7 +361,7 @@ internal static class ConfigValidator
             if (string.Equals(path, reserved, StringComparison.OrdinalIgnoreCase)
                 || (reserved is "/admin" or "/status" && path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase)))
             {
-                return $"\"{path}\" is reserved by the server ({string.Join(", ", s_reservedPaths)} /admin/...); choose another path";
+                return $"\"{path}\" is reserved by the server ({string.Join(", ", s_reservedPaths)} and /admin/...); choose another path";
             }
         }
 
