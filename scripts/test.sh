@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (ffmpeg/ffprobe, icecast2, chromium and nginx from Debian's packages),
+# Runs every test. Installs what the tests need first (ffmpeg/ffprobe, icecast2, chromium, nginx and prometheus from Debian's packages),
 # then builds and runs all test projects of Savate.sln, and prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,14 +21,15 @@ if [ ! -x /usr/bin/icecast2 ]; then
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq icecast2 >/dev/null
 fi
 
-# The HLS tests: hls.js in Debian's headless Chromium (driven by Playwright, no browser download) and Debian's
-# nginx as a caching proxy in front of the server.
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then
-  echo "test.sh: installing chromium and nginx (Debian packages) for the HLS tests..."
+# The browser tests (hls.js and the status page's player) drive Debian's headless Chromium through Playwright (never a
+# downloaded browser); the HLS cache test puts Debian's nginx in front of the server; the metrics tests lint a real
+# scrape with promtool (Debian's prometheus).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || ! command -v promtool >/dev/null 2>&1; then
+  echo "test.sh: installing chromium, nginx and prometheus (Debian packages) for the browser, HLS cache and metrics tests..."
   sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
-  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx prometheus >/dev/null
 fi
 
 log=$(mktemp)

@@ -21,6 +21,8 @@ internal sealed class AdminApi(MountRegistry registry, RelayService relays, ISer
 {
     public const string AdminUser = "admin";
 
+    private long _lastUnauthorizedLog = Environment.TickCount64 - 60_000;
+
     private enum Command
     {
         Mounts,
@@ -72,7 +74,13 @@ internal sealed class AdminApi(MountRegistry registry, RelayService relays, ISer
         }
         if (!BasicAuth.Matches(context.Request.Headers.Authorization, AdminUser, password))
         {
-            AdminLog.Unauthorized(logger, ListenerHandler.RemoteOf(context), path);
+            // Once a minute at most: a scanner must not flood the log.
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastUnauthorizedLog);
+            if (now - last >= 60_000 && Interlocked.CompareExchange(ref _lastUnauthorizedLog, now, last) == last)
+            {
+                AdminLog.Unauthorized(logger, ListenerHandler.RemoteOf(context), path);
+            }
             await HttpResponses.WritePlainAsync(context, 401, "Admin credentials required (user \"admin\")").ConfigureAwait(false);
             return;
         }
@@ -113,7 +121,7 @@ internal sealed class AdminApi(MountRegistry registry, RelayService relays, ISer
         {
             return error;
         }
-        var listeners = mount!.SnapshotListeners()
+        var listeners = ListenerMover.ListenersOf(mount!)
             .OrderBy(l => l.Id)
             .Select(l => new ListenerInfo(l.Id, l.Remote, l.UserAgent, l.ConnectedAt, l.BytesSent, l.LagMilliseconds, l.Skips))
             .ToArray();
@@ -130,13 +138,14 @@ internal sealed class AdminApi(MountRegistry registry, RelayService relays, ISer
         {
             return Outcome.Fail(400, "id= must be a listener id (see /admin/listeners)");
         }
-        var listener = mount!.SnapshotListeners().FirstOrDefault(l => l.Id == id);
+        var target = mount!;
+        var listener = ListenerMover.ListenersOf(target).FirstOrDefault(l => l.Id == id);
         if (listener is null || !listener.Kick())
         {
-            return Outcome.Fail(404, $"No listener {id} on {mount.Path}");
+            return Outcome.Fail(404, $"No listener {id} on {target.Path}");
         }
-        AdminLog.Kicked(logger, id, mount.Path, listener.Remote);
-        return Outcome.Done($"Listener {id} kicked from {mount.Path}");
+        AdminLog.Kicked(logger, id, target.Path, listener.Remote);
+        return Outcome.Done($"Listener {id} kicked from {target.Path}");
     }
 
     private Outcome KillSource(string? path)
@@ -283,7 +292,7 @@ internal sealed partial class AdminJsonContext : System.Text.Json.Serialization.
 
 internal static partial class AdminLog
 {
-    [LoggerMessage(600, LogLevel.Warning, "Admin request for {Path} from {Remote} without valid credentials")]
+    [LoggerMessage(600, LogLevel.Warning, "Admin request for {Path} from {Remote} without valid credentials (logged once a minute at most)")]
     public static partial void Unauthorized(ILogger logger, string remote, string path);
 
     [LoggerMessage(601, LogLevel.Information, "Admin: listener {Id} kicked from {Mount} ({Remote})")]

@@ -39,11 +39,22 @@ internal static class ListenerMover
         {
             return new MoveResult(0, $"{from.Path} carries {Describe(from.Format)} and {to.Path} {Describe(to.Format)}: listeners cannot change format");
         }
-        var listeners = ListenersOf(from);
-        if (listeners.Count == 0)
+        // Listeners moved to this mount before sit on carriers with timelines of their own: each group gets
+        // its own carrier, continuing the timeline its listeners follow.
+        var moved = 0;
+        foreach (var group in CarriersOf(from).Prepend(from))
         {
-            return new MoveResult(0, null);
+            var listeners = group.SnapshotListeners().Where(l => !l.IsFeed).ToList();
+            if (listeners.Count > 0)
+            {
+                moved += MoveGroup(registry, group, listeners, to);
+            }
         }
+        return new MoveResult(moved, null);
+    }
+
+    private static int MoveGroup(MountRegistry registry, Mount from, List<Listener> listeners, Mount to)
+    {
         var carrier = new Mount(to.Config with { Fallback = [new FallbackConfig { Mount = to.Path }], Override = true, MaxListeners = null },
             to.Server, registry.Pool, registry.Time, to.Logger, findMount: registry.Find)
         {
@@ -63,19 +74,19 @@ internal static class ListenerMover
         carrier.TsOutput.CopyFrom(from.TsOutput, TimelineMargin * 90);
         s_carriers[carrier] = 0;
         carrier.Start();
-        return new MoveResult(moved, null);
+        return moved;
     }
+
+    private static IEnumerable<Mount> CarriersOf(Mount mount) =>
+        s_carriers.Keys.Where(carrier => ReferenceEquals(carrier.CarrierFor, mount)).ToList();
 
     /// <summary>A mount's client listeners, including those moved to it (they sit on its carriers).</summary>
     public static List<Listener> ListenersOf(Mount mount)
     {
         var listeners = mount.SnapshotListeners().Where(l => !l.IsFeed).ToList();
-        foreach (var carrier in s_carriers.Keys)
+        foreach (var carrier in CarriersOf(mount))
         {
-            if (ReferenceEquals(carrier.CarrierFor, mount))
-            {
-                listeners.AddRange(carrier.SnapshotListeners().Where(l => !l.IsFeed));
-            }
+            listeners.AddRange(carrier.SnapshotListeners().Where(l => !l.IsFeed));
         }
         return listeners;
     }

@@ -22,6 +22,10 @@ public sealed class AdminApiTests
             grace: 500ms
           - path: /b.flv
             format: flv
+          - path: /a.ts
+            format: mpegts
+          - path: /b.ts
+            format: mpegts
           - path: /fb.flv
             format: flv
             grace: 500ms
@@ -89,11 +93,11 @@ public sealed class AdminApiTests
         using var client = Client(server);
         using var json = JsonDocument.Parse(await client.GetStringAsync("/admin/mounts"));
         var paths = json.RootElement.EnumerateArray().Select(m => m.GetProperty("path").GetString()!).ToArray();
-        Assert.Equal(new[] { "/a.flv", "/b.flv", "/fb.flv" }, paths);
-        Assert.Equal("fallback", json.RootElement[2].GetProperty("state").GetString());
+        Assert.Equal(new[] { "/a.flv", "/a.ts", "/b.flv", "/b.ts", "/fb.flv" }, paths);
+        Assert.Equal("fallback", json.RootElement[4].GetProperty("state").GetString());
 
         using var icecast = JsonDocument.Parse(await client.GetStringAsync("/admin/listmounts.json"));
-        Assert.Equal(3, icecast.RootElement.GetArrayLength());
+        Assert.Equal(5, icecast.RootElement.GetArrayLength());
         var xml = await client.GetStringAsync("/admin/listmounts");
         Assert.Contains("<source mount=\"/fb.flv\">", xml);
     }
@@ -159,27 +163,36 @@ public sealed class AdminApiTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync("/admin/killsource?mount=/fb.flv")).StatusCode);
     }
 
-    [Fact]
-    public async Task Move_FfmpegListener_DecodesAcrossTheMoveWithNonDecreasingTimestamps()
+    [Theory]
+    [InlineData("flv")]
+    [InlineData("ts")]
+    public async Task Move_FfmpegListener_DecodesAcrossTheMoveWithNonDecreasingTimestamps(string extension)
     {
         await using var server = await TestServer.StartAsync(Config);
-        var a = server.Registry.Find("/a.flv")!;
-        var b = server.Registry.Find("/b.flv")!;
-        using var sourceA = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/a.flv"));
-        using var sourceB = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/b.flv"));
+        var a = server.Registry.Find("/a." + extension)!;
+        var b = server.Registry.Find("/b." + extension)!;
+        using var sourceA = extension == "ts" ? Ffmpeg.PushTsPut(server.SourceUrl(a.Path)) : Ffmpeg.PushFlvChunkedPost(server.SourceUrl(a.Path));
+        using var sourceB = extension == "ts" ? Ffmpeg.PushTsPut(server.SourceUrl(b.Path)) : Ffmpeg.PushFlvChunkedPost(server.SourceUrl(b.Path));
         await Wait.UntilAsync(() => a.Headers is not null && b.Headers is not null, TimeSpan.FromSeconds(20), "both sources' first keyframes");
 
-        var listen = Ffmpeg.DecodeAndListPacketsAsync(server.Url("/a.flv").ToString(), seconds: 10);
-        await Wait.UntilAsync(() => a.SnapshotListeners().Any(l => l.BytesSent > 0), TimeSpan.FromSeconds(20), "the listener on /a.flv");
+        var listen = Ffmpeg.DecodeAndListPacketsAsync(server.Url(a.Path).ToString(), seconds: 10);
+        await Wait.UntilAsync(() => a.SnapshotListeners().Any(l => l.BytesSent > 0), TimeSpan.FromSeconds(20), "the listener on " + a.Path);
+        var id = a.SnapshotListeners().Single().Id;
         await Task.Delay(3000);
         using var client = Client(server);
-        var response = await client.PostAsync("/admin/move?mount=/a.flv&destination=/b.flv", null);
+        var response = await client.PostAsync($"/admin/move?mount={a.Path}&destination={b.Path}", null);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("1 listeners moved", await response.Content.ReadAsStringAsync());
-        await Wait.UntilAsync(() => a.ListenerCount == 0, TimeSpan.FromSeconds(10), "the listener to leave /a.flv");
-        using (var moved = JsonDocument.Parse(await client.GetStringAsync("/admin/listeners?mount=/b.flv")))
+        await Wait.UntilAsync(() => a.ListenerCount == 0, TimeSpan.FromSeconds(10), "the listener to leave " + a.Path);
+        using (var moved = JsonDocument.Parse(await client.GetStringAsync("/admin/listeners?mount=" + b.Path)))
         {
             Assert.Equal(1, moved.RootElement.GetArrayLength());
+            Assert.Equal(id, moved.RootElement[0].GetProperty("id").GetInt64());
+            Assert.StartsWith("Lavf", moved.RootElement[0].GetProperty("user_agent").GetString());
+        }
+        using (var left = JsonDocument.Parse(await client.GetStringAsync("/admin/listeners?mount=" + a.Path)))
+        {
+            Assert.Equal(0, left.RootElement.GetArrayLength());
         }
 
         var (decode, dts) = await listen;
