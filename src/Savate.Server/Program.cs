@@ -7,6 +7,11 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "token")
+        {
+            return Auth.TokenCommand.Run(args[1..], Console.Out, Console.Error);
+        }
+
         var configPath = "savate.yaml";
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
