@@ -12,6 +12,15 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq ffmpeg >/dev/null
 fi
 
+# The shutdown test listens with curl (tests/Savate.Server.Tests/Functional/ShutdownTests.cs).
+if ! command -v curl >/dev/null 2>&1; then
+  echo "test.sh: installing curl (Debian package) for the shutdown test..."
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq curl >/dev/null
+fi
+
 # The Icecast interop tests run a real Icecast 2.4 (Debian's icecast2, /usr/bin/icecast2).
 if [ ! -x /usr/bin/icecast2 ]; then
   echo "test.sh: installing icecast2 (Debian package) for the Icecast interop tests..."

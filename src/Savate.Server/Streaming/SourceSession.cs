@@ -144,7 +144,7 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
                 body.AdvanceTo(consumed, buffer.End);
                 if (ingest is TsIngest ts && ts.SkippedBytes > reportedSkips)
                 {
-                    // Junk TS resyncs on every read: one line per connection per window, with the bytes skipped meanwhile.
+                    // Junk TS resyncs on every read: one line per client address per window, with the bytes skipped meanwhile.
                     if (guard is null || guard.HostileLog.ShouldLog($"{SourceGuard.AddressOf(Remote)}|resync", out _))
                     {
                         StreamingLog.TsResync(Mount.Logger, Mount.Path, ts.SkippedBytes - reportedSkips);
