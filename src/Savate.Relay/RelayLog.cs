@@ -47,6 +47,15 @@ internal static partial class RelayLog
     [LoggerMessage(13, LogLevel.Information, "Relay {Mount}: upstream {Upstream} is no longer configured; reconnecting through the new list")]
     public static partial void Repointed(ILogger logger, string mount, string upstream);
 
+    [LoggerMessage(16, LogLevel.Warning, "Relay {Mount}: still no upstream available ({Error}): failed {Count} more times in the last {Interval}; retrying with backoff")]
+    public static partial void StillFailing(ILogger logger, string mount, string error, long count, TimeSpan interval);
+
+    [LoggerMessage(14, LogLevel.Warning, "Relay {Mount}: upstream {Upstream} still failing: its circuit opened {Count} more times in the last {Interval}, each time skipping it for {BreakDuration}")]
+    public static partial void CircuitStillOpening(ILogger logger, string mount, string upstream, long count, TimeSpan interval, TimeSpan breakDuration);
+
+    [LoggerMessage(15, LogLevel.Debug, "Relay {Mount}: every upstream's circuit is open; next try in {Delay}")]
+    public static partial void AllCircuitsOpen(ILogger logger, string mount, TimeSpan delay);
+
     [LoggerMessage(20, LogLevel.Information, "Master {Master}: discovered mount {Mount}")]
     public static partial void MountDiscovered(ILogger logger, string master, string mount);
 

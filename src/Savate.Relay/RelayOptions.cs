@@ -51,6 +51,12 @@ public sealed record RelayOptions
 
     /// <summary>Window in which the failures that open a circuit are counted.</summary>
     internal TimeSpan CircuitSamplingDuration { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A failure repeated identically is logged once, then once per this interval with how many times it recurred
+    /// (an upstream that can never work, such as FLV relayed from Icecast, would otherwise log every attempt).
+    /// </summary>
+    internal TimeSpan RepeatedFailureLogInterval { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Relay every mount of a master (Icecast master/slave), discovered by polling <c>/admin/streamlist.txt</c>.</summary>

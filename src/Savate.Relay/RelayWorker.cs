@@ -39,8 +39,11 @@ internal sealed class RelayWorker : IAsyncDisposable
     private UpstreamEndpoint? _current;
     private CancellationTokenSource? _session;
 
+    // A run of identical failures, logged once (with a count per interval).
+    private readonly RepeatLog _failures;
+
     // Touched only by the loop task.
-    private bool _failing;
+    private ITimer? _stableTimer;
     private bool _firstOfSession;
     private bool _idleLogged;
 
@@ -54,9 +57,11 @@ internal sealed class RelayWorker : IAsyncDisposable
         _since = time.GetUtcNow();
         _upstreams = options.Upstreams.Select(u => new UpstreamEndpoint(u, options.Username, options.Password)).ToArray();
         _upstream = _upstreams.Length > 0 ? _upstreams[0].Display : null;
+        _failures = new RepeatLog(time, options.RepeatedFailureLogInterval);
         foreach (var upstream in _upstreams)
         {
             upstream.Breaker = BuildBreaker(upstream);
+            upstream.OpenLog = new RepeatLog(time, options.RepeatedFailureLogInterval);
         }
 
         _connectTimeout = new ResiliencePipelineBuilder { TimeProvider = time }
@@ -74,8 +79,13 @@ internal sealed class RelayWorker : IAsyncDisposable
                 Delay = options.FirstRetryDelay,
                 MaxDelay = options.MaxRetryDelay,
                 // 401/403 will not fix itself in a second, and a refused feed means a local source is on the mount.
-                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
-                    args.Outcome.Result.Kind is AttemptKind.AuthFailed or AttemptKind.LocalRefused ? options.MaxRetryDelay : null),
+                // With every circuit open, the break is real: the next round waits for the first to let one through.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Result.Kind switch
+                {
+                    AttemptKind.AuthFailed or AttemptKind.LocalRefused => options.MaxRetryDelay,
+                    AttemptKind.AllCircuitsOpen => UntilFirstCircuitLetsThrough(),
+                    _ => null,
+                }),
                 OnRetry = args =>
                 {
                     OnRetry(args.Outcome.Result, args.AttemptNumber, args.RetryDelay);
@@ -222,7 +232,7 @@ internal sealed class RelayWorker : IAsyncDisposable
     private async Task RunSessionAsync(CancellationToken token)
     {
         _firstOfSession = true;
-        _failing = false;
+        _failures.TryEnd(out _);
         SetState(RelayState.Connecting, _upstreams[0].Display);
         RelayLog.Connecting(_logger, _options.Mount, _upstreams[0].Display);
         while (true)
@@ -242,8 +252,8 @@ internal sealed class RelayWorker : IAsyncDisposable
 
     /// <summary>
     /// One round: each upstream in order whose circuit is closed, until one streams. When every circuit is open
-    /// the round tries them anyway, without their breakers: skipping only helps while another upstream is
-    /// available, and a single upstream must not wait out a break duration once it is back.
+    /// the round tries none: it returns <see cref="AttemptKind.AllCircuitsOpen"/>, and the retry waits until the
+    /// first circuit lets an attempt through. The pause the log announces ("skipping it for 30 s") is real.
     /// </summary>
     private async ValueTask<AttemptOutcome> RunRoundAsync(CancellationToken token)
     {
@@ -278,17 +288,11 @@ internal sealed class RelayWorker : IAsyncDisposable
 
         if (last is null && skipped is not null)
         {
-            foreach (var upstream in skipped)
-            {
-                var outcome = await AttemptAsync(upstream, token).ConfigureAwait(false);
-                if (outcome.Kind is AttemptKind.Healthy or AttemptKind.LocalRefused)
-                {
-                    return outcome;
-                }
-
-                last = outcome;
-                allAuth &= outcome.Kind == AttemptKind.AuthFailed;
-            }
+            var delay = UntilFirstCircuitLetsThrough();
+            RelayLog.AllCircuitsOpen(_logger, _options.Mount, delay);
+            // The same failure as the one that opened the circuit, so that a run of them is logged once.
+            var opened = skipped[0];
+            return (opened.LastFailure ?? new AttemptOutcome(AttemptKind.Failed, opened.Display, "circuit open")) with { Kind = AttemptKind.AllCircuitsOpen };
         }
 
         var failed = last!.Value;
@@ -366,6 +370,7 @@ internal sealed class RelayWorker : IAsyncDisposable
                 OnStreaming(upstream, contentType);
             });
             await using (timed.ConfigureAwait(false))
+            using (new StableTimerScope(this))
             {
                 // Stopping closes the connection even if the host does not observe the token.
                 await using var abort = token.UnsafeRegister(static r => ((HttpResponseMessage)r!).Dispose(), response).ConfigureAwait(false);
@@ -399,29 +404,43 @@ internal sealed class RelayWorker : IAsyncDisposable
                 if (firstByteAt is not null && streamed >= _options.StableAfter)
                 {
                     SetError(reason);
+                    OnStable(upstream, contentType);
                     return new AttemptOutcome(AttemptKind.Healthy, upstream.Display, reason);
                 }
 
-                return Fail(upstream, AttemptKind.Failed, firstByteAt is null ? reason : $"{reason} after {streamed.TotalMilliseconds:0} ms");
+                return Fail(upstream, AttemptKind.Failed, firstByteAt is null ? reason : $"{reason} after {streamed.TotalMilliseconds:0} ms", reason);
             }
         }
     }
 
-    private AttemptOutcome Fail(UpstreamEndpoint upstream, AttemptKind kind, string reason)
+    // cause: the reason without its varying details (durations), when they differ: identical causes are one failure, repeated.
+    private AttemptOutcome Fail(UpstreamEndpoint upstream, AttemptKind kind, string reason, string? cause = null)
     {
         SetError($"{upstream.Display}: {reason}");
         RelayLog.AttemptFailed(_logger, _options.Mount, upstream.Display, reason);
-        return new AttemptOutcome(kind, upstream.Display, reason);
+        var outcome = new AttemptOutcome(kind, upstream.Display, reason, cause);
+        if (kind != AttemptKind.LocalRefused)
+        {
+            upstream.LastFailure = outcome;
+        }
+        return outcome;
     }
 
     private void OnRetry(AttemptOutcome outcome, int attempt, TimeSpan delay)
     {
         SetState(RelayState.BackingOff, null);
-        if (!_failing)
+        // Logged once per run of identical failures (then with a count, once per interval); each retry is Debug.
+        if (_failures.ShouldLog(outcome.FailureKey, out var repeats))
         {
-            // Logged once per outage; each retry is Debug.
-            _failing = true;
-            RelayLog.BackingOff(_logger, _options.Mount, GetStatus().LastError ?? outcome.Reason);
+            var error = GetStatus().LastError ?? outcome.Reason;
+            if (repeats == 0)
+            {
+                RelayLog.BackingOff(_logger, _options.Mount, error);
+            }
+            else
+            {
+                RelayLog.StillFailing(_logger, _options.Mount, error, repeats, _options.RepeatedFailureLogInterval);
+            }
         }
 
         RelayLog.RetryScheduled(_logger, _options.Mount, attempt + 1, outcome.Reason, delay);
@@ -429,9 +448,53 @@ internal sealed class RelayWorker : IAsyncDisposable
 
     private void OnStreaming(UpstreamEndpoint upstream, string? contentType)
     {
-        _failing = false;
         SetState(RelayState.Streaming, upstream.Display);
-        RelayLog.Streaming(_logger, _options.Mount, upstream.Display, contentType);
+        if (!_failures.Active)
+        {
+            RelayLog.Streaming(_logger, _options.Mount, upstream.Display, contentType);
+            return;
+        }
+
+        // After failures, a first byte proves little (an upstream that sends a header and then fails does so every
+        // time): the recovery is logged once the stream has lasted StableAfter.
+        _stableTimer?.Dispose();
+        _stableTimer = _time.CreateTimer(
+            static state =>
+            {
+                var (worker, endpoint, type) = ((RelayWorker, UpstreamEndpoint, string?))state!;
+                worker.OnStable(endpoint, type);
+            },
+            (this, upstream, contentType),
+            _options.StableAfter,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The stream has lasted StableAfter: a run of failures, if any, is over (logged as streaming again).</summary>
+    private void OnStable(UpstreamEndpoint upstream, string? contentType)
+    {
+        if (_failures.TryEnd(out _))
+        {
+            RelayLog.Streaming(_logger, _options.Mount, upstream.Display, contentType);
+        }
+    }
+
+    /// <summary>How long until the first open circuit lets an attempt through (at least 10 ms, so a round never spins).</summary>
+    private TimeSpan UntilFirstCircuitLetsThrough()
+    {
+        var now = _time.GetUtcNow();
+        var first = _upstreams.Min(u => u.OpenUntil ?? now);
+        var delay = first - now;
+        return delay < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : delay;
+    }
+
+    /// <summary>Disposes the stable timer of an attempt when it ends.</summary>
+    private readonly struct StableTimerScope(RelayWorker worker) : IDisposable
+    {
+        public void Dispose()
+        {
+            worker._stableTimer?.Dispose();
+            worker._stableTimer = null;
+        }
     }
 
     private void EnterIdle()
@@ -492,11 +555,30 @@ internal sealed class RelayWorker : IAsyncDisposable
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is null && args.Outcome.Result.CountsAgainstUpstream),
                 OnOpened = args =>
                 {
-                    RelayLog.CircuitOpened(_logger, _options.Mount, upstream.Display, _options.CircuitBreakerThreshold, args.BreakDuration);
+                    upstream.OpenUntil = _time.GetUtcNow() + args.BreakDuration;
+                    // Opened again and again by the same dead upstream: logged once, then with a count per interval.
+                    if (upstream.OpenLog!.ShouldLog("open", out var repeats))
+                    {
+                        if (repeats == 0)
+                        {
+                            RelayLog.CircuitOpened(_logger, _options.Mount, upstream.Display, _options.CircuitBreakerThreshold, args.BreakDuration);
+                        }
+                        else
+                        {
+                            RelayLog.CircuitStillOpening(_logger, _options.Mount, upstream.Display, repeats, _options.RepeatedFailureLogInterval, args.BreakDuration);
+                        }
+                    }
                     return default;
                 },
-                OnClosed = _ =>
+                OnHalfOpened = _ =>
                 {
+                    upstream.OpenUntil = null;
+                    return default;
+                },
+                OnClosed = args =>
+                {
+                    upstream.OpenUntil = null;
+                    upstream.OpenLog!.TryEnd(out var _);
                     RelayLog.CircuitClosed(_logger, _options.Mount, upstream.Display);
                     return default;
                 },

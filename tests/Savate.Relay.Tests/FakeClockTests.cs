@@ -54,6 +54,36 @@ public sealed class FakeClockTests
         Assert.StartsWith("idle-read timeout: no data for 10000 ms", stream.TimeoutMessage);
     }
 
+    [Fact]
+    public async Task Round_LoneUpstreamCircuitOpen_NoAttemptUntilTheBreakEnds()
+    {
+        await using var upstream = await TestUpstream.StartAsync(TestUpstream.Status(500));
+        var options = new RelayOptions { Mount = "/live.flv", Upstreams = [new Uri(upstream.Url, "/live.flv")], OnDemand = false };
+        Assert.Equal(TimeSpan.FromSeconds(30), options.CircuitBreakDuration);
+        await using var manager = new RelayManager([options], null, _host, null, _logs, _clock);
+        await manager.StartAsync(CancellationToken.None);
+
+        // The first failures come within a second of clock time (backoff 250 ms, doubling); the third opens the circuit.
+        for (var i = 0; i < 80 && _logs.Count(8) == 0; i++)
+        {
+            await AdvanceAsync(TimeSpan.FromMilliseconds(250));
+        }
+        Assert.Equal(1, _logs.Count(8));
+        Assert.Contains("skipping it for 00:00:30", _logs.Of(8)[0].Message, StringComparison.Ordinal);
+        var requests = upstream.Requests;
+        Assert.Equal(options.CircuitBreakerThreshold, requests);
+
+        // Nothing is tried while the circuit is open: the pause the log announced is real.
+        await AdvanceAsync(TimeSpan.FromSeconds(29));
+        await Task.Delay(200);
+        Assert.Equal(requests, upstream.Requests);
+
+        await AdvanceAsync(TimeSpan.FromSeconds(2));
+        await Eventually.TrueAsync(() => upstream.Requests == requests + 1);
+        await Task.Delay(200);
+        Assert.Equal(requests + 1, upstream.Requests);
+    }
+
     private async Task AdvanceAsync(TimeSpan by)
     {
         var step = TimeSpan.FromMilliseconds(250);

@@ -184,11 +184,39 @@ public sealed class RelayStreamingTests
         Assert.True(_logs.Count(6) >= 5, "each retry is still logged at Debug");
         Assert.Equal(RelayState.BackingOff, manager.Status("/live.flv").State);
 
-        // Recovery is a state change: logged once.
+        // Recovery is a state change: logged once (once the stream has lasted StableAfter).
         upstream.Handler = TestUpstream.Stream();
         await Eventually.TrueAsync(() => manager.Status("/live.flv").State == RelayState.Streaming);
-        Assert.Equal(1, _logs.Count(3));
+        await Eventually.TrueAsync(() => _logs.Count(3) == 1);
         Assert.Equal(1, _logs.Count(5));
+    }
+
+    [Fact]
+    public async Task Retry_SameFailureEveryAttempt_LoggedOnceThenWithACountPerInterval()
+    {
+        // An upstream that answers and sends bytes the host cannot take, every time (FLV relayed from Icecast).
+        _host.Result = RelayFeedResult.BadData;
+        await using var upstream = await TestUpstream.StartAsync(TestUpstream.Stream());
+        var options = Fast("/live.flv", upstream.At("/live.flv")) with
+        {
+            MaxRetryDelay = TimeSpan.FromMilliseconds(50),
+            CircuitBreakDuration = TimeSpan.FromMilliseconds(500),
+            RepeatedFailureLogInterval = TimeSpan.FromSeconds(1),
+        };
+        await using var manager = Manager(_host, _logs, null, options);
+
+        await manager.StartAsync(CancellationToken.None);
+
+        await Eventually.TrueAsync(() => _host.Feeds.Count >= 12 && _logs.Count(13) >= 1, 15_000);
+        var log = string.Join(Environment.NewLine, _logs.Entries.Where(e => e.Level > Microsoft.Extensions.Logging.LogLevel.Debug).Select(e => e.Message));
+        Assert.True(_logs.Count(5) == 1, "the failure is logged once: " + log);
+        Assert.True(_logs.Count(3) <= 1, "streaming is logged for the first attempt at most, not for each that fails: " + log);
+        Assert.True(_logs.Count(8) <= 1, "the circuit opening is logged once: " + log);
+        var still = _logs.Of(13)[0];
+        Assert.True((long)still.Values["Count"]! >= 1, still.Message);
+        Assert.Contains("not FLV or MPEG-TS", still.Message, StringComparison.Ordinal);
+        var levels = _logs.Entries.Where(e => e.Level > Microsoft.Extensions.Logging.LogLevel.Debug).ToList();
+        Assert.True(levels.Count < _host.Feeds.Count, $"{levels.Count} lines for {_host.Feeds.Count} attempts: " + log);
     }
 
     [Fact]

@@ -17,6 +17,8 @@ internal static class RelayTestHelpers
         FirstRetryDelay = TimeSpan.FromMilliseconds(20),
         MaxRetryDelay = TimeSpan.FromMilliseconds(300),
         StableAfter = TimeSpan.FromMilliseconds(100),
+        // The break is real (a lone upstream waits it out): short, so failing upstreams are retried within a test.
+        CircuitBreakDuration = TimeSpan.FromMilliseconds(500),
     };
 
     public static Uri At(this TestUpstream upstream, string path) => new(upstream.Url, path);

@@ -40,6 +40,15 @@ internal sealed class UpstreamEndpoint
     public AuthenticationHeaderValue? Authorization { get; }
 
     public ResiliencePipeline<AttemptOutcome> Breaker { get; set; } = ResiliencePipeline<AttemptOutcome>.Empty;
+
+    /// <summary>The last failure of an attempt on this upstream (what an open circuit stands for).</summary>
+    public AttemptOutcome? LastFailure { get; set; }
+
+    /// <summary>While the circuit is open: when it lets an attempt through again (half-open).</summary>
+    public DateTimeOffset? OpenUntil { get; set; }
+
+    /// <summary>Circuit openings in a row without a success, logged once (with a count) by <see cref="RepeatLog"/>.</summary>
+    public RepeatLog? OpenLog { get; set; }
 }
 
 internal enum AttemptKind
@@ -55,10 +64,16 @@ internal enum AttemptKind
 
     /// <summary>The host refused the feed (the mount has another source): not the upstream's fault; long backoff.</summary>
     LocalRefused,
+
+    /// <summary>Every upstream's circuit is open: the next round waits until the first of them lets an attempt through.</summary>
+    AllCircuitsOpen,
 }
 
 /// <summary>The result of one upstream attempt or one round over all upstreams.</summary>
-internal readonly record struct AttemptOutcome(AttemptKind Kind, string Upstream, string Reason)
+internal readonly record struct AttemptOutcome(AttemptKind Kind, string Upstream, string Reason, string? Cause = null)
 {
     public bool CountsAgainstUpstream => Kind is AttemptKind.Failed or AttemptKind.AuthFailed;
+
+    /// <summary>What makes two failures the same one: the upstream and the reason without its varying details (durations).</summary>
+    public string FailureKey => $"{Upstream}|{Cause ?? Reason}";
 }

@@ -153,7 +153,8 @@ public static class SavateApp
     {
         var remote = ListenerHandler.RemoteOf(context);
         var admission = SourceAdmission.Admit(registry, path, context.Request.Headers.Authorization,
-            context.Request.ContentType, remote, context.Request.Headers.UserAgent);
+            context.Request.ContentType, remote, context.Request.Headers.UserAgent,
+            context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase));
         var transport = new KestrelSourceTransport(context);
         if (!admission.IsAccepted)
         {

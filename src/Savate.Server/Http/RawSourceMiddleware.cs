@@ -159,7 +159,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
     {
         var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         var transport = new RawSourceTransport(connection, head);
-        var admission = SourceAdmission.Admit(registry, head.Path!, head.Authorization, head.ContentType, remote, head.UserAgent);
+        var admission = SourceAdmission.Admit(registry, head.Path!, head.Authorization, head.ContentType, remote, head.UserAgent, head.ExpectsContinue);
         try
         {
             if (!admission.IsAccepted)

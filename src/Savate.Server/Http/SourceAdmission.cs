@@ -22,7 +22,11 @@ internal static class SourceAdmission
 {
     public const string SourceUser = "source";
 
-    public static Admission Admit(MountRegistry registry, string path, string? authorization, string? contentType, string remote, string? userAgent)
+    // expectsContinue: the client sent "Expect: 100-continue", so it sends its body as soon as it is told to, and
+    // its first bytes can decide even under a foreign Content-Type (ffmpeg's icecast:// says audio/mpeg unless
+    // given -content_type). Without it (libshout), a foreign type is refused at once.
+    public static Admission Admit(MountRegistry registry, string path, string? authorization, string? contentType, string remote, string? userAgent,
+        bool expectsContinue = false)
     {
         var server = registry.Config.Server;
         var mount = registry.Find(path);
@@ -36,7 +40,7 @@ internal static class SourceAdmission
             {
                 return Admission.Refuse(401, "Source credentials required (user \"source\" and the server's source password)");
             }
-            if (FormatSniffer.IsForeign(contentType))
+            if (FormatSniffer.IsForeign(contentType) && !expectsContinue)
             {
                 return RefuseForeign(path, contentType);
             }
@@ -53,7 +57,7 @@ internal static class SourceAdmission
             {
                 return Admission.Refuse(401, $"Source credentials required for {path}");
             }
-            if (FormatSniffer.IsForeign(contentType))
+            if (FormatSniffer.IsForeign(contentType) && !expectsContinue)
             {
                 return RefuseForeign(path, contentType);
             }
@@ -77,7 +81,8 @@ internal static class SourceAdmission
         return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog };
     }
 
-    // Refused before the body: a libshout client (audio/mpeg, Ogg, WebM) sends nothing until it has the answer.
+    // Refused before the body: a libshout client (audio/mpeg, Ogg, WebM) sends nothing until it has the answer, so
+    // sniffing would wait source-timeout for nothing.
     private static Admission RefuseForeign(string path, string? contentType) =>
         Admission.Refuse(415, $"{path} takes FLV (video/x-flv) or MPEG-TS (video/mp2t), not {contentType}");
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Savate.Relay;
 using Savate.Server.Configuration;
 using Savate.Server.Http;
+using Savate.Server.Logging;
 using Savate.Server.Streaming;
 
 namespace Savate.Server.Relaying;
@@ -13,6 +14,12 @@ namespace Savate.Server.Relaying;
 /// </summary>
 internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logger) : IRelayHost
 {
+    // An upstream that fails the same way on every attempt (FLV relayed from Icecast starts mid-stream, without
+    // the FLV header) reconnects again and again: its connect and failure lines are logged once per window,
+    // with the count of the ones left out. The relay worker logs the outage itself, once.
+    private static readonly TimeSpan s_repeatWindow = TimeSpan.FromMinutes(5);
+    private readonly LogThrottle _repeats = new(registry.Time, s_repeatWindow);
+
     public int GetListenerCount(string mount) => registry.Find(mount)?.ListenerCount ?? 0;
 
     public async Task WaitForListenersAsync(string mount, CancellationToken cancellationToken)
@@ -54,7 +61,10 @@ internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logge
                 }
                 if (sniffed == MountFormat.Auto)
                 {
-                    StreamingLog.SourceDropped(logger, mount, "relay", "upstream body is neither FLV nor MPEG-TS");
+                    if (ShouldLog($"{mount}|not-media", out var more))
+                    {
+                        StreamingLog.SourceDropped(logger, mount, "relay", "upstream body is neither FLV nor MPEG-TS" + more);
+                    }
                     return RelayFeedResult.BadData;
                 }
                 format = sniffed.Value;
@@ -64,9 +74,17 @@ internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logge
                 StreamingLog.SourceDropped(logger, mount, "relay", $"upstream sends {SourceAdmission.Describe(format)}, the mount carries {SourceAdmission.Describe(target.Format)}");
                 return RelayFeedResult.Refused;
             }
-            StreamingLog.SourceConnected(logger, mount, "relay", format == MountFormat.Flv ? "FLV" : "MPEG-TS");
+            var formatName = format == MountFormat.Flv ? "FLV" : "MPEG-TS";
+            if (ShouldLog($"{mount}|connected|{formatName}", out var again))
+            {
+                StreamingLog.SourceConnected(logger, mount, "relay", formatName + again);
+            }
             var result = await session.RunAsync(reader, format, cancellationToken).ConfigureAwait(false);
-            StreamingLog.SourceEnded(logger, mount, result.Reason, session.BytesIn, (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds);
+            var repeated = "";
+            if (result.End != SourceEnd.BadData || ShouldLog($"{mount}|{result.Reason}", out repeated))
+            {
+                StreamingLog.SourceEnded(logger, mount, result.Reason + repeated, session.BytesIn, (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds);
+            }
             return result.End == SourceEnd.BadData ? RelayFeedResult.BadData : RelayFeedResult.Ended;
         }
         finally
@@ -77,6 +95,14 @@ internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logge
     }
 
     public void MountDiscovered(string mount) => registry.GetOrCreateRelayed(mount);
+
+    /// <summary>True when a line of this key is to be logged; <paramref name="suffix"/> then says how many were left out.</summary>
+    private bool ShouldLog(string key, out string suffix)
+    {
+        var log = _repeats.ShouldLog(key, out var suppressed);
+        suffix = suppressed > 0 ? $" (and {suppressed} more like it in the last {s_repeatWindow.TotalMinutes:0} min)" : "";
+        return log;
+    }
 
     public void MountRetired(string mount) => registry.RetireRelayed(mount);
 }

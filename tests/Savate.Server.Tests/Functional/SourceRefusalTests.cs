@@ -200,6 +200,19 @@ public sealed class SourceRefusalTests
     }
 
     [Fact]
+    public async Task IcecastPut_FlvWithoutContentTypeOption_IsSniffedAndPlays()
+    {
+        // Without -content_type, ffmpeg's icecast:// says audio/mpeg; it asks for 100-continue, so its first bytes decide.
+        await using var server = await TestServer.StartAsync(Config);
+        using var push = Ffmpeg.Start([.. Ffmpeg.LiveInput(), "-f", "flv", $"icecast://source:change-me@127.0.0.1:{server.Port}/auto"]);
+
+        await LiveFanOutTests.WaitForMediaAsync(server, "/auto", mediaMs: 1000);
+
+        Assert.Equal(Savate.Server.Configuration.MountFormat.Flv, server.Registry.Find("/auto")!.Format);
+        Assert.DoesNotContain(server.Logs.Entries, e => e.EventId == RefusedEvent);
+    }
+
+    [Fact]
     public async Task SizedPutStorm_ClientsCloseAfterTheResponseHead_EveryBodyPublishedAndNoConnectionEndsAbnormally()
     {
         const int Mounts = 10;
