@@ -79,9 +79,9 @@ internal static class SourceRunner
             else
             {
                 StreamingLog.SourceEnded(logger, mount.Path, result.Reason, session.BytesIn, seconds);
-                if (result.End == SourceEnd.Cancelled)
+                if (result.End == SourceEnd.Cancelled && session.WasKicked)
                 {
-                    // Kicked (its mount was removed by a reload) or stopping: the encoder learns it at once.
+                    // Kicked (its mount was removed by a reload): the encoder learns it at once.
                     transport.Abort();
                 }
             }
