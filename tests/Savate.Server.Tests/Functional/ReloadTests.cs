@@ -91,6 +91,61 @@ public sealed class ReloadTests : IDisposable
         Assert.Equal("live", mount.Playing);
     }
 
+    private static string Chain(params string[] entries) => $"""
+        server:
+          source-password: change-me
+          watch-config: false
+        mounts:
+          - path: /live.flv
+            format: flv
+            grace: 500ms
+            fallback:
+        {string.Concat(entries.Select(e => $"      - {e}\n"))}  - path: /backup.flv
+            format: flv
+        """;
+
+    [Fact]
+    public async Task Reload_FallbackAddedWhileInFallback_UsedAtOnce_RemovingThePlayingOneMovesOn()
+    {
+        var file = $"file: {Sample("offline.flv")}";
+        Write(Chain(file));
+        await using var server = await TestServer.StartFromFileAsync(ConfigPath);
+        var mount = server.Registry.Find("/live.flv")!;
+        Assert.StartsWith("fallback file", mount.Playing);
+        using var push = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/backup.flv"));
+        var backup = server.Registry.Find("/backup.flv")!;
+        await Wait.UntilAsync(() => backup.Ring.NewestKeyframe >= 0, TimeSpan.FromSeconds(20), "the backup source");
+
+        var listen = Ffmpeg.DecodeAndListPacketsAsync(server.Url("/live.flv").ToString(), seconds: 12);
+        await Wait.UntilAsync(() => mount.ListenerCount == 1, TimeSpan.FromSeconds(15), "the listener");
+        await Task.Delay(2500);
+
+        Write(Chain("mount: /backup.flv", file));
+        var added = await server.Reloader.ReloadAsync("test");
+        Assert.True(added.Success, string.Join("\n", added.Errors));
+        await Wait.UntilAsync(() => mount.Playing == "fallback /backup.flv", TimeSpan.FromSeconds(3), "the added fallback to play at once");
+        await Task.Delay(3000);
+
+        Write(Chain(file));
+        var removed = await server.Reloader.ReloadAsync("test");
+        Assert.True(removed.Success, string.Join("\n", removed.Errors));
+        await Wait.UntilAsync(() => mount.Playing.StartsWith("fallback file", StringComparison.Ordinal), TimeSpan.FromSeconds(3), "the next entry after the removed one");
+
+        var (decode, dts) = await listen;
+        Assert.True(decode.ExitCode == 0, decode.ToString());
+        Assert.True(string.IsNullOrWhiteSpace(decode.Errors), "decoder errors: " + decode.Errors);
+        Assert.True(decode.VideoFrames >= 12 * 25 * 0.7, decode.ToString());
+        foreach (var (stream, values) in dts)
+        {
+            for (var i = 1; i < values.Count; i++)
+            {
+                Assert.True(values[i] >= values[i - 1], $"stream {stream}: packet {i} DTS {values[i]} after {values[i - 1]}");
+            }
+        }
+        // The removed entry's feed (a listener on /backup.flv) was stopped.
+        await Wait.UntilAsync(() => backup.ListenerCount == 0, TimeSpan.FromSeconds(5), "the removed fallback's feed to stop");
+    }
+
     private const string Valid = """
         server:
           source-password: change-me
