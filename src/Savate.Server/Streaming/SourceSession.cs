@@ -62,9 +62,6 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         _kick.Cancel();
     }
 
-    /// <summary>True once <see cref="Kick"/> was called.</summary>
-    public bool WasKicked => _kick.IsCancellationRequested;
-
     /// <summary>
     /// Waits for enough bytes to tell the format (when the Content-Type did not). Returns
     /// <see cref="MountFormat.Auto"/> if the bytes are neither FLV nor MPEG-TS, null if the body ended or timed out first.
