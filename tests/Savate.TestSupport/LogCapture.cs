@@ -43,8 +43,16 @@ public sealed class LogCapture : ILoggerFactory, ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var values = state as IReadOnlyList<KeyValuePair<string, object?>>;
-            owner._entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception), values?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? []));
+            // A logger must never throw into the code that logs: repeated keys keep the last value.
+            var values = new Dictionary<string, object?>();
+            if (state is IEnumerable<KeyValuePair<string, object?>> pairs)
+            {
+                foreach (var (key, value) in pairs)
+                {
+                    values[key] = value;
+                }
+            }
+            owner._entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception), values));
         }
     }
 }
