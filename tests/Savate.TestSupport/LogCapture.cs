@@ -43,10 +43,18 @@ public sealed class LogCapture : ILoggerFactory, ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var values = state as IReadOnlyList<KeyValuePair<string, object?>>;
+            // A logger must never throw into the code that logs: repeated keys keep the last value.
+            var values = new Dictionary<string, object?>();
+            if (state is IEnumerable<KeyValuePair<string, object?>> pairs)
+            {
+                foreach (var (key, value) in pairs)
+                {
+                    values[key] = value;
+                }
+            }
             // The exception's type and message are kept with the line, so tests can tell a one-line log from a stack dump.
             var message = exception is null ? formatter(state, exception) : $"{formatter(state, exception)} {exception.GetType().Name}: {exception.Message}";
-            owner._entries.Enqueue(new LogEntry(logLevel, eventId.Id, message, values?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? []));
+            owner._entries.Enqueue(new LogEntry(logLevel, eventId.Id, message, values));
         }
     }
 }

@@ -163,6 +163,11 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
                     windowStart = time.GetTimestamp();
                     windowBytes = 0;
                 }
+                if (aborted && fresh <= 0 && !result.IsCompleted)
+                {
+                    // Nothing more arrived before the connection went: what there was is published.
+                    return new SourceResult(SourceEnd.ConnectionLost, "connection closed by the client before the end of its body");
+                }
                 if (result.IsCanceled && !result.IsCompleted && cancellationToken.IsCancellationRequested)
                 {
                     aborted = true;
