@@ -44,10 +44,10 @@ internal static partial class RelayLog
     [LoggerMessage(12, LogLevel.Information, "Relay {Mount}: stopped")]
     public static partial void Stopped(ILogger logger, string mount);
 
-    [LoggerMessage(13, LogLevel.Information, "Relay {Mount}: upstream {Upstream} is no longer configured; reconnecting through the new list")]
+    [LoggerMessage(16, LogLevel.Information, "Relay {Mount}: upstream {Upstream} is no longer configured; reconnecting through the new list")]
     public static partial void Repointed(ILogger logger, string mount, string upstream);
 
-    [LoggerMessage(16, LogLevel.Warning, "Relay {Mount}: still no upstream available ({Error}): failed {Count} more times in the last {Interval}; retrying with backoff")]
+    [LoggerMessage(13, LogLevel.Warning, "Relay {Mount}: still no upstream available ({Error}): failed {Count} more times in the last {Interval}; retrying with backoff")]
     public static partial void StillFailing(ILogger logger, string mount, string error, long count, TimeSpan interval);
 
     [LoggerMessage(14, LogLevel.Warning, "Relay {Mount}: upstream {Upstream} still failing: its circuit opened {Count} more times in the last {Interval}, each time skipping it for {BreakDuration}")]
