@@ -123,6 +123,11 @@ public sealed class ChildServer : IAsyncDisposable
     /// <summary>Open file descriptors.</summary>
     public int FdCount() => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
 
+    /// <summary>The server's descriptors by kind ("socket", "pipe", "anon_inode:[eventfd]", files by path), for failure messages.</summary>
+    public string FdSummary() => string.Join(", ", Directory.GetFiles($"/proc/{_process.Id}/fd")
+        .Select(fd => { try { var target = new FileInfo(fd).LinkTarget ?? "?"; return target.StartsWith("socket:", StringComparison.Ordinal) ? "socket" : target.StartsWith("pipe:", StringComparison.Ordinal) ? "pipe" : target; } catch (IOException) { return "gone"; } })
+        .GroupBy(kind => kind).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}"));
+
     private void Append(string? line)
     {
         if (line is not null)
