@@ -63,23 +63,15 @@ public sealed class VideoConfig
             offset++;
             for (var i = 0; i < count; i++)
             {
-                if (offset + 2 > record.Length)
+                if (!TryReadUnit(record, ref offset, out var unit))
                 {
                     return false;
                 }
-                var length = BinaryPrimitives.ReadUInt16BigEndian(record[offset..]);
-                offset += 2;
-                if (length == 0 || offset + length > record.Length)
-                {
-                    return false;
-                }
-                var unit = record.Slice(offset, length).ToArray();
                 sets.Add(unit);
                 if (set == 0)
                 {
                     sps ??= unit;
                 }
-                offset += length;
             }
         }
         if (sps is null || sps.Length < 4)
@@ -120,17 +112,10 @@ public sealed class VideoConfig
             offset += 3;
             for (var i = 0; i < count; i++)
             {
-                if (offset + 2 > record.Length)
+                if (!TryReadUnit(record, ref offset, out var unit))
                 {
                     return false;
                 }
-                var length = BinaryPrimitives.ReadUInt16BigEndian(record[offset..]);
-                offset += 2;
-                if (length == 0 || offset + length > record.Length)
-                {
-                    return false;
-                }
-                var unit = record.Slice(offset, length).ToArray();
                 if (type is 32 or 33 or 34)
                 {
                     sets.Add(unit);
@@ -139,7 +124,6 @@ public sealed class VideoConfig
                 {
                     sps ??= unit;
                 }
-                offset += length;
             }
         }
         if (sps is null)
@@ -215,6 +199,25 @@ public sealed class VideoConfig
             position += unit.Length;
         }
         return result;
+    }
+
+    /// <summary>Reads one length-prefixed (16-bit) parameter set of a decoder configuration record at <paramref name="offset"/>, moving past it.</summary>
+    private static bool TryReadUnit(ReadOnlySpan<byte> record, ref int offset, out byte[] unit)
+    {
+        unit = [];
+        if (offset + 2 > record.Length)
+        {
+            return false;
+        }
+        var length = BinaryPrimitives.ReadUInt16BigEndian(record[offset..]);
+        offset += 2;
+        if (length == 0 || offset + length > record.Length)
+        {
+            return false;
+        }
+        unit = record.Slice(offset, length).ToArray();
+        offset += length;
+        return true;
     }
 }
 
