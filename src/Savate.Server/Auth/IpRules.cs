@@ -13,13 +13,16 @@ public sealed record IpRules
     public static IpRules None { get; } = new();
 
     /// <summary>Networks allowed (empty: all).</summary>
-    public IReadOnlyList<IPNetwork> Allow { get; init; } = [];
+    public IReadOnlyList<IPNetwork> Allow { get; init => field = Configuration.ValueList<IPNetwork>.From(value); } = Configuration.ValueList<IPNetwork>.Empty;
 
     /// <summary>Networks refused, whatever <see cref="Allow"/> says.</summary>
-    public IReadOnlyList<IPNetwork> Deny { get; init; } = [];
+    public IReadOnlyList<IPNetwork> Deny { get; init => field = Configuration.ValueList<IPNetwork>.From(value); } = Configuration.ValueList<IPNetwork>.Empty;
 
     /// <summary>True when neither list has an entry.</summary>
     public bool IsEmpty => Allow.Count == 0 && Deny.Count == 0;
+
+    /// <summary>What a reload's change line shows.</summary>
+    public override string ToString() => IsEmpty ? "none" : $"{{allow {Allow}, deny {Deny}}}";
 
     /// <summary>True when <paramref name="address"/> may connect.</summary>
     public bool Allows(IPAddress address)

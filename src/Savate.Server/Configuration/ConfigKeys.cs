@@ -42,6 +42,9 @@ internal static class ConfigKeys
         new("max-dynamic-mounts", (r, n, c, k, s) => s with { MaxDynamicMounts = r.Int(n, c, k) ?? s.MaxDynamicMounts }, s => s.MaxDynamicMounts),
         new("max-tag-size", (r, n, c, k, s) => s with { MaxTagSize = r.IntSize(n, c, k) ?? s.MaxTagSize }, s => s.MaxTagSize),
         new("partial-input-budget", (r, n, c, k, s) => s with { PartialInputBudget = r.Size(n, c, k) ?? s.PartialInputBudget }, s => s.PartialInputBudget),
+        new("trusted-proxies", (r, n, c, k, s) => r.Networks(n, c, k) is { } v ? s with { TrustedProxies = v } : s, s => s.TrustedProxies),
+        new("listener-ip", (r, n, c, k, s) => r.ReadIpRules(n, c, k) is { } v ? s with { ListenerIp = v } : s, s => s.ListenerIp),
+        new("source-ip", (r, n, c, k, s) => r.ReadIpRules(n, c, k) is { } v ? s with { SourceIp = v } : s, s => s.SourceIp),
         new("watch-config", (r, n, c, k, s) => s with { WatchConfig = r.Bool(n, c, k) ?? s.WatchConfig }, s => s.WatchConfig),
         new("mount-defaults", (r, n, c, k, s) => s with { MountDefaults = r.ReadMountKeys(n, s.MountDefaults, "server.mount-defaults", isDefaults: true).Mount }, s => s.MountDefaults),
     ];
@@ -63,6 +66,12 @@ internal static class ConfigKeys
         new("override", (r, n, c, k, m) => m with { Override = r.Bool(n, c, k) ?? m.Override }, m => m.Override),
         new("title", (r, n, c, k, m) => m with { Title = r.String(n, c, k) ?? m.Title }, m => m.Title),
         new("hls", (r, n, c, k, m) => m with { Hls = r.ReadHls(n, m.Hls, c) ?? m.Hls }, m => m.Hls),
+        // A mount's own auth, ip and referers blocks replace mount-defaults' whole (listener-auth: {} means none).
+        new("listener-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { ListenerAuth = v } : m, m => m.ListenerAuth),
+        new("source-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { SourceAuth = v } : m, m => m.SourceAuth),
+        new("listener-ip", (r, n, c, k, m) => r.ReadIpRules(n, c, k) is { } v ? m with { ListenerIp = v } : m, m => m.ListenerIp),
+        new("source-ip", (r, n, c, k, m) => r.ReadIpRules(n, c, k) is { } v ? m with { SourceIp = v } : m, m => m.SourceIp),
+        new("referers", (r, n, c, k, m) => r.Referers(n, c, k) is { } v ? m with { Referers = v } : m, m => m.Referers),
     ];
 
     public static readonly ConfigKey<FallbackConfig>[] Fallback =

@@ -201,6 +201,16 @@ internal static class ConfigValidator
             errors.Add($"{context}: max-listeners: {mount.MaxListeners} must not be negative");
         }
 
+        if (Check("listener-auth"))
+        {
+            ValidateAuth(mount.ListenerAuth, $"{context}: listener-auth", errors);
+        }
+
+        if (Check("source-auth"))
+        {
+            ValidateAuth(mount.SourceAuth, $"{context}: source-auth", errors);
+        }
+
         if (!Check("fallback"))
         {
             return;
@@ -217,6 +227,48 @@ internal static class ConfigValidator
             else if (fallback.File is not null && CheckReadable(fallback.FullPath ?? fallback.File) is { } fileError)
             {
                 errors.Add($"{where}: file: \"{fallback.File}\" {fileError}");
+            }
+        }
+    }
+
+    /// <summary>The longest token-key accepted: 128 hex digits (a 512-bit key; HMAC-SHA256 gains nothing past 64 bytes).</summary>
+    internal const int MaxTokenKeyHex = 128;
+
+    private static void ValidateAuth(AuthConfig auth, string context, List<string> errors)
+    {
+        if (auth.TokenKey is { } key
+            && (key.Length == 0 || key.Length % 2 != 0 || key.Length > MaxTokenKeyHex || !key.All(char.IsAsciiHexDigit)))
+        {
+            // The key itself is never echoed: it is a secret.
+            errors.Add($"{context}: token-key: must be an even number of hex digits (0-9a-f), at most {MaxTokenKeyHex}, e.g. 32 random bytes from: openssl rand -hex 32");
+        }
+
+        if (auth.Hook is { } hook && !(Uri.TryCreate(hook, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        {
+            errors.Add($"{context}: hook: \"{hook}\" is not an absolute http or https URL (e.g. http://auth.local/on-play)");
+        }
+
+        if (auth.UsersFile is { } file)
+        {
+            var path = auth.UsersFileFullPath ?? file;
+            if (CheckReadable(path) is { } fileError)
+            {
+                errors.Add($"{context}: users-file: \"{file}\" {fileError}");
+            }
+            else
+            {
+                try
+                {
+                    Auth.UserFile.Load(path);
+                }
+                catch (FormatException e)
+                {
+                    errors.Add($"{context}: users-file: {e.Message.ReplaceLineEndings("; ")}");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    errors.Add($"{context}: users-file: \"{file}\" cannot be read: {e.Message}");
+                }
             }
         }
     }

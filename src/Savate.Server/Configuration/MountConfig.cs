@@ -42,6 +42,24 @@ public sealed record MountConfig
     /// <summary>yaml <c>hls</c>: HLS segmenting of this mount. Default: enabled, on demand (<see cref="HlsConfig"/>).</summary>
     public HlsConfig Hls { get; init; } = new();
 
+    /// <summary>yaml <c>listener-auth</c>: who may watch (HTTP-FLV/TS, HEAD, HLS). Default: anyone (<see cref="AuthConfig.None"/>).</summary>
+    public AuthConfig ListenerAuth { get; init; } = AuthConfig.None;
+
+    /// <summary>yaml <c>source-auth</c>: who may publish, besides the source password. Default: only the password.</summary>
+    public AuthConfig SourceAuth { get; init; } = AuthConfig.None;
+
+    /// <summary>yaml <c>listener-ip</c>: CIDR allow/deny lists for listeners, on top of the server's. Default: none.</summary>
+    public Auth.IpRules ListenerIp { get; init; } = Auth.IpRules.None;
+
+    /// <summary>yaml <c>source-ip</c>: CIDR allow/deny lists for sources, on top of the server's. Default: none.</summary>
+    public Auth.IpRules SourceIp { get; init; } = Auth.IpRules.None;
+
+    /// <summary>
+    /// yaml <c>referers</c>: origins (<c>scheme://host[:port]</c>) a browser player may be embedded in; a listener whose Referer
+    /// or Origin names another origin gets 403, one with neither header is let in. Default: none (no check).
+    /// </summary>
+    public IReadOnlyList<string> Referers { get; init => field = ValueList<string>.From(value); } = ValueList<string>.Empty;
+
     /// <summary>yaml <c>title</c>: shown on the status page. Default: none.</summary>
     public string? Title { get; init; }
 }

@@ -70,6 +70,18 @@ public sealed record ServerConfig
     /// </summary>
     public int MaxPendingPerAddress { get; init; } = 64;
 
+    /// <summary>
+    /// yaml <c>trusted-proxies</c>: CIDRs of reverse proxies whose <c>X-Forwarded-For</c> / <c>Forwarded</c> headers are believed
+    /// (<see cref="Http.ClientAddress"/>). Default: none (the socket's peer is the client).
+    /// </summary>
+    public IReadOnlyList<System.Net.IPNetwork> TrustedProxies { get; init => field = ValueList<System.Net.IPNetwork>.From(value); } = ValueList<System.Net.IPNetwork>.Empty;
+
+    /// <summary>yaml <c>listener-ip</c>: CIDR allow/deny lists for every listener (a mount's own apply too). Default: none.</summary>
+    public Auth.IpRules ListenerIp { get; init; } = Auth.IpRules.None;
+
+    /// <summary>yaml <c>source-ip</c>: CIDR allow/deny lists for every source (a mount's own apply too). Default: none.</summary>
+    public Auth.IpRules SourceIp { get; init; } = Auth.IpRules.None;
+
     /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
     public string? AccessLog { get; init; }
 

@@ -104,6 +104,11 @@ internal struct RequestHeadReader
     private string? _authorization;
     private string? _contentType;
     private string? _userAgent;
+    private string? _forwardedFor;
+    private string? _forwarded;
+    private string? _referer;
+    private string? _origin;
+    private string? _cookie;
     private bool _expectsContinue;
     private bool _hasLength;
 
@@ -342,6 +347,27 @@ internal struct RequestHeadReader
         {
             _userAgent = value;
         }
+        else if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
+        {
+            // Several fields are one list (RFC 9110 §5.3); so are Forwarded and Cookie below.
+            _forwardedFor = _forwardedFor is null ? value : $"{_forwardedFor}, {value}";
+        }
+        else if (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+        {
+            _forwarded = _forwarded is null ? value : $"{_forwarded}, {value}";
+        }
+        else if (name.Equals("Referer", StringComparison.OrdinalIgnoreCase))
+        {
+            _referer = value;
+        }
+        else if (name.Equals("Origin", StringComparison.OrdinalIgnoreCase))
+        {
+            _origin = value;
+        }
+        else if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+        {
+            _cookie = _cookie is null ? value : $"{_cookie}; {value}";
+        }
         else if (name.Equals("Expect", StringComparison.OrdinalIgnoreCase))
         {
             _expectsContinue = value.Equals("100-continue", StringComparison.OrdinalIgnoreCase);
@@ -365,6 +391,11 @@ internal struct RequestHeadReader
             Authorization = _authorization,
             ContentType = _contentType,
             UserAgent = _userAgent,
+            ForwardedFor = _forwardedFor,
+            Forwarded = _forwarded,
+            Referer = _referer,
+            Origin = _origin,
+            Cookie = _cookie,
             ExpectsContinue = _expectsContinue,
             HasLength = _hasLength,
         };
@@ -401,7 +432,23 @@ internal sealed class RawRequestHead
     public string? Authorization { get; init; }
     public string? ContentType { get; init; }
     public string? UserAgent { get; init; }
+
+    /// <summary>X-Forwarded-For, believed only from a trusted proxy (<see cref="ClientAddress"/>).</summary>
+    public string? ForwardedFor { get; init; }
+
+    /// <summary>Forwarded (RFC 7239), believed only from a trusted proxy.</summary>
+    public string? Forwarded { get; init; }
+
+    public string? Referer { get; init; }
+    public string? Origin { get; init; }
+
+    /// <summary>The Cookie fields, joined: where a browser keeps an auth token.</summary>
+    public string? Cookie { get; init; }
+
     public bool ExpectsContinue { get; init; }
+
+    /// <summary>The target's query, without its <c>?</c>; null when it has none.</summary>
+    public string? Query => Target.IndexOf('?') is var q and >= 0 ? Target[(q + 1)..] : null;
     public bool HasLength { get; init; }
 
     /// <summary>SOURCE always; PUT/POST only without any body framing.</summary>
