@@ -12,7 +12,8 @@ internal sealed class UpstreamEndpoint
         Source = uri;
         var builder = new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty };
         RequestUri = builder.Uri;
-        Display = RequestUri.ToString();
+        // No query either: a relay authenticates to a master with a token there (?hdnts=...), which is a secret too.
+        Display = string.IsNullOrEmpty(RequestUri.Query) ? RequestUri.ToString() : RequestUri.GetLeftPart(UriPartial.Path) + "?...";
 
         // Explicit credentials win over userinfo in the URL (http://user:pass@host/mount).
         if (username is null && password is null && !string.IsNullOrEmpty(uri.UserInfo))
@@ -34,7 +35,7 @@ internal sealed class UpstreamEndpoint
 
     public Uri RequestUri { get; }
 
-    /// <summary>The URL as shown in status and logs: never carries a password.</summary>
+    /// <summary>The URL as shown in status and logs: never carries a password or a query.</summary>
     public string Display { get; }
 
     public AuthenticationHeaderValue? Authorization { get; }

@@ -36,10 +36,11 @@ internal static class HlsEndpoints
     {
         var hls = app.ApplicationServices.GetRequiredService<HlsService>();
         var registry = app.ApplicationServices.GetRequiredService<MountRegistry>();
-        return app.Use(next => context => TryHandle(context, hls, registry) ?? next(context));
+        var access = app.ApplicationServices.GetRequiredService<Auth.AccessControl>();
+        return app.Use(next => context => TryHandle(context, hls, registry, access) ?? next(context));
     }
 
-    private static Task? TryHandle(HttpContext context, HlsService hls, MountRegistry registry)
+    private static Task? TryHandle(HttpContext context, HlsService hls, MountRegistry registry, Auth.AccessControl access)
     {
         var method = context.Request.Method;
         if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
@@ -62,9 +63,53 @@ internal static class HlsEndpoints
             return null;
         }
         AddCommonHeaders(context.Response);
-        return name is MediaPlaylistName or MultivariantPlaylistName
+        // The same rules as the mount's stream (Auth/AccessControl), for the playlists and for every segment.
+        var server = registry.Config.Server;
+        return Auth.AccessControl.NeedsListenerCheck(server, mount.Config)
+            ? ServeCheckedAsync(context, hls, mount, name, access, server, path)
+            : Serve(context, hls, mount, name);
+    }
+
+    private static Task Serve(HttpContext context, HlsService hls, Mount mount, string name) =>
+        name is MediaPlaylistName or MultivariantPlaylistName
             ? ServePlaylistAsync(context, hls, mount, name == MultivariantPlaylistName)
             : ServeSegmentAsync(context, hls, mount, name);
+
+    private static async Task ServeCheckedAsync(HttpContext context, HlsService hls, Mount mount, string name, Auth.AccessControl access,
+        Configuration.ServerConfig server, string path)
+    {
+        var decision = await access.CheckListenerAsync(server, mount.Config, AccessRequests.FromContext(context, path), context.RequestAborted).ConfigureAwait(false);
+        if (!decision.IsAllowed)
+        {
+            await HttpResponses.WritePlainAsync(context, decision.StatusCode, decision.Reason).ConfigureAwait(false);
+            return;
+        }
+        await Serve(context, hls, mount, name).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// True when answers are per viewer: the mount has listener-auth. Segment URIs are relative, so a player sends its
+    /// playlist's query (its token) only if the playlist writes it onto each URI; and no shared cache may keep them.
+    /// </summary>
+    private static bool IsPrivate(Mount mount) => !mount.Config.ListenerAuth.IsEmpty;
+
+    /// <summary>Appends <paramref name="query"/> to every URI line of a playlist (lines not starting with '#').</summary>
+    internal static string WithQuery(string playlist, string query)
+    {
+        var text = new StringBuilder(playlist.Length + 64);
+        foreach (var line in playlist.AsSpan().EnumerateLines())
+        {
+            if (line.Length > 0 && line[0] != '#')
+            {
+                text.Append(line).Append(line.Contains('?') ? '&' : '?').Append(query).Append('\n');
+            }
+            else
+            {
+                text.Append(line).Append('\n');
+            }
+        }
+        // EnumerateLines yields one empty line after a final newline.
+        return playlist.EndsWith('\n') ? text.ToString(0, text.Length - 1) : text.ToString();
     }
 
     private static async Task ServePlaylistAsync(HttpContext context, HlsService hls, Mount mount, bool multivariant)
@@ -100,12 +145,17 @@ internal static class HlsEndpoints
             await WriteUnavailableAsync(context, $"{mount.Path}: no HLS segment yet").ConfigureAwait(false);
             return;
         }
+        var isPrivate = IsPrivate(mount);
+        if (isPrivate && context.Request.QueryString is { HasValue: true } query && query.Value!.Length > 1)
+        {
+            text = WithQuery(text, query.Value[1..]);
+        }
         var response = context.Response;
         response.StatusCode = 200;
         response.ContentType = PlaylistContentType;
         // At most half a target duration, so a cache never holds a playlist a player would find stale (RFC 8216 6.2.1).
         var maxAge = playlist.TargetDuration / 2;
-        response.Headers.CacheControl = maxAge > 0 ? $"public, max-age={maxAge.ToString(CultureInfo.InvariantCulture)}" : "no-cache";
+        response.Headers.CacheControl = maxAge > 0 ? $"{(isPrivate ? "private" : "public")}, max-age={maxAge.ToString(CultureInfo.InvariantCulture)}" : "no-cache";
         var body = Encoding.UTF8.GetBytes(text);
         response.ContentLength = body.Length;
         if (!HttpMethods.IsHead(context.Request.Method))
@@ -124,7 +174,7 @@ internal static class HlsEndpoints
         state.LastRequest = hls.Time.GetTimestamp();
         var response = context.Response;
         response.ContentType = SegmentContentType;
-        response.Headers.CacheControl = $"public, max-age={SegmentMaxAgeSeconds.ToString(CultureInfo.InvariantCulture)}, immutable";
+        response.Headers.CacheControl = $"{(IsPrivate(mount) ? "private" : "public")}, max-age={SegmentMaxAgeSeconds.ToString(CultureInfo.InvariantCulture)}, immutable";
         response.Headers.AcceptRanges = "bytes";
         response.Headers.ETag = $"\"{hls.RunId}-{segment.Sequence.ToString(CultureInfo.InvariantCulture)}\"";
         var data = segment.Data;

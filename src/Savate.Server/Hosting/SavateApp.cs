@@ -42,6 +42,7 @@ public static class SavateApp
         builder.Services.AddSingleton<ConnectionGate>();
         builder.Services.AddSingleton<RawSourceMiddleware>();
         builder.Services.AddSingleton<SourceRefusals>();
+        builder.Services.AddSingleton<Auth.AccessControl>();
         // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
         builder.Services.AddSingleton<IConnectionListenerFactory, FrontDoorTransportFactory>();
         builder.Services.AddHostedService<LagMonitor>();
@@ -86,14 +87,17 @@ public static class SavateApp
             registry.Dispose();
         });
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
+        var access = app.Services.GetRequiredService<Auth.AccessControl>();
+        // First: everything after it (the access log, the admin API, listeners, sources) sees the forwarded client.
+        app.Use((context, next) => AccessRequests.UseForwardedClient(context, next, registry));
         Operations.UseOperations(app);
         app.UseHls();
         var admin = app.Services.GetRequiredService<Admin.AdminApi>();
-        app.Run(context => Dispatch(context, registry, relays, admin, logger));
+        app.Run(context => Dispatch(context, registry, relays, admin, access, logger));
         return app;
     }
 
-    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, ILogger logger)
+    private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, Auth.AccessControl access, ILogger logger)
     {
         var method = context.Request.Method;
         // The one normalisation of paths (Http/MountPaths.cs), on the target as sent: Kestrel's own would resolve
@@ -123,14 +127,14 @@ public static class SavateApp
         }
         if (HttpMethods.IsPut(method) || HttpMethods.IsPost(method) || method == "SOURCE")
         {
-            return HandleSourceAsync(context, registry, logger, path);
+            return HandleSourceAsync(context, registry, access, logger, path);
         }
         if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
         {
             var mount = MountPaths.FindListenable(registry, path);
             return mount is null
                 ? HttpResponses.WritePlainAsync(context, 404, $"No mount {path}")
-                : ListenerHandler.HandleAsync(context, registry, mount);
+                : ListenerHandler.HandleAsync(context, registry, mount, access, path);
         }
         if (HttpMethods.IsOptions(method))
         {
@@ -149,12 +153,12 @@ public static class SavateApp
         return Task.CompletedTask;
     }
 
-    private static async Task HandleSourceAsync(HttpContext context, MountRegistry registry, ILogger logger, string path)
+    private static async Task HandleSourceAsync(HttpContext context, MountRegistry registry, Auth.AccessControl access, ILogger logger, string path)
     {
-        var remote = ListenerHandler.RemoteOf(context);
-        var admission = SourceAdmission.Admit(registry, path, context.Request.Headers.Authorization,
-            context.Request.ContentType, remote, context.Request.Headers.UserAgent,
-            context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase));
+        var request = AccessRequests.FromContext(context, path);
+        var remote = request.Remote;
+        var admission = await SourceAdmission.AdmitAsync(registry, access, request, context.Request.ContentType,
+            context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase), context.RequestAborted).ConfigureAwait(false);
         var transport = new KestrelSourceTransport(context);
         if (!admission.IsAccepted)
         {

@@ -20,13 +20,13 @@ namespace Savate.Server.Http;
 /// listeners, docs/benchmarks.md).
 /// </summary>
 internal sealed class FrontDoorTransportFactory(
-    IOptions<SocketTransportOptions> options, MountRegistry registry, ConnectionGate gate, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+    IOptions<SocketTransportOptions> options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var listener = new FrontDoorListener(endpoint, options.Value, registry, gate, loggers.CreateLogger<FrontDoorListener>());
+        var listener = new FrontDoorListener(endpoint, options.Value, registry, gate, access, loggers.CreateLogger<FrontDoorListener>());
         listener.Start();
         return new ValueTask<IConnectionListener>(listener);
     }
@@ -41,6 +41,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     private readonly SocketConnectionContextFactory _factory;
     private readonly MountRegistry _registry;
     private readonly ConnectionGate _gate;
+    private readonly Auth.AccessControl _access;
     private readonly ILogger _logger;
     private readonly bool _noDelay;
     private readonly Channel<Socket> _handoff = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = true });
@@ -48,10 +49,11 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     private Task _acceptLoop = Task.CompletedTask;
     private long _lastAcceptErrorLog;
 
-    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ConnectionGate gate, ILogger logger)
+    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, ILogger logger)
     {
         _registry = registry;
         _gate = gate;
+        _access = access;
         _logger = logger;
         _noDelay = options.NoDelay;
         _listenSocket = (options.CreateBoundListenSocket ?? SocketTransportOptions.CreateDefaultBoundListenSocket)(endpoint);
@@ -215,7 +217,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             if (Peek(socket) is { } listener)
             {
                 pending.Dispose();
-                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.IsHead, listener.UserAgent, _registry, listener.Mount)
+                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount, _access)
                     .ConfigureAwait(false);
                 return;
             }
@@ -283,7 +285,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                 }
                 read += n;
             }
-            return new PeekedListener(mount, head.IsHead, head.UserAgent);
+            return new PeekedListener(mount, head);
         }
         finally
         {
@@ -291,7 +293,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         }
     }
 
-    private sealed record PeekedListener(Mount Mount, bool IsHead, string? UserAgent);
+    private sealed record PeekedListener(Mount Mount, RawRequestHead Head);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting a connection failed ({Error}): {Message}")]
     private static partial void AcceptFailed(ILogger logger, SocketError error, string message);

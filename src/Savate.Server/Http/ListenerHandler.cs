@@ -16,8 +16,20 @@ internal static class ListenerHandler
         _ => "application/octet-stream",
     };
 
-    public static async Task HandleAsync(HttpContext context, MountRegistry registry, Mount mount)
+    public static async Task HandleAsync(HttpContext context, MountRegistry registry, Mount mount, Auth.AccessControl access, string path)
     {
+        TimeSpan? timeLimit = null;
+        var server = registry.Config.Server;
+        if (Auth.AccessControl.NeedsListenerCheck(server, mount.Config))
+        {
+            var decision = await access.CheckListenerAsync(server, mount.Config, AccessRequests.FromContext(context, path), context.RequestAborted).ConfigureAwait(false);
+            if (!decision.IsAllowed)
+            {
+                await HttpResponses.WritePlainAsync(context, decision.StatusCode, decision.Reason).ConfigureAwait(false);
+                return;
+            }
+            timeLimit = decision.TimeLimit;
+        }
         var listener = ListenerAdmission.TryAdmit(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent, out var refusal);
         if (listener is null)
         {
@@ -43,7 +55,13 @@ internal static class ListenerHandler
             // Headers go out now, not with the first media byte: a relay pulling from here (or a
             // player) knows at once that the mount exists while it waits for a keyframe.
             await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, context.RequestAborted).ConfigureAwait(false);
+            using var limited = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            if (timeLimit is { } limit)
+            {
+                // The hook's duration: the listener is ended then, as if it had left.
+                limited.CancelAfter(limit);
+            }
+            listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, limited.Token).ConfigureAwait(false);
         }
         finally
         {

@@ -12,13 +12,42 @@ namespace Savate.Server.Http;
 /// </summary>
 internal static class RawListener
 {
-    public static async Task HandleAsync(ListenerConnection connection, bool isHead, string? userAgent, MountRegistry registry, Mount mount)
+    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount, Auth.AccessControl access)
     {
         // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
+        var isHead = head.IsHead;
         try
         {
-            var listener = ListenerAdmission.TryAdmit(registry, mount, sink, connection.Remote, userAgent, out var refusal);
+            // Who may listen (Auth/AccessControl): skipped, with nothing allocated, when the mount has no rules and no proxy is trusted.
+            var remote = connection.Remote;
+            TimeSpan? timeLimit = null;
+            var server = registry.Config.Server;
+            var check = Auth.AccessControl.NeedsListenerCheck(server, mount.Config);
+            if (check || Auth.AccessControl.NeedsAddress(server))
+            {
+                var address = AccessRequests.Resolve(connection.Socket.RemoteEndPoint, head, server, ref remote);
+                if (check)
+                {
+                    Auth.AccessDecision decision;
+                    try
+                    {
+                        decision = await access.CheckListenerAsync(server, mount.Config, AccessRequests.FromHead(head, address, remote), connection.Closed).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The server is stopping while a hook was asked.
+                        return;
+                    }
+                    if (!decision.IsAllowed)
+                    {
+                        await sink.WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, decision.StatusCode, decision.Reason, includeBody: !isHead)).ConfigureAwait(false);
+                        return;
+                    }
+                    timeLimit = decision.TimeLimit;
+                }
+            }
+            var listener = ListenerAdmission.TryAdmit(registry, mount, sink, remote, head.UserAgent, out var refusal);
             if (listener is null)
             {
                 await sink.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", 503, refusal, includeBody: !isHead)).ConfigureAwait(false);
@@ -35,6 +64,11 @@ internal static class RawListener
                     return;
                 }
                 using var gone = new CancellationTokenSource();
+                if (timeLimit is { } limit)
+                {
+                    // The hook's duration: the listener is ended then, as if it had left.
+                    gone.CancelAfter(limit);
+                }
                 // The server stopping (or the transport aborting the connection) ends the listener too.
                 using var closed = connection.Closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), gone);
                 // A departed listener is noticed while it waits for data (a send would notice only later).

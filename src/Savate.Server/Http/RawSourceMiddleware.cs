@@ -19,7 +19,7 @@ namespace Savate.Server.Http;
 /// <see cref="ConnectionGate"/>) and the caps of <see cref="RequestHeadLimits"/>, answering a bad one (400, 408,
 /// 414, 431) itself; anything else goes on to Kestrel untouched, its head complete and unconsumed.
 /// </summary>
-internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, ILogger<RawSourceMiddleware> logger)
+internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, Auth.AccessControl access, ILogger<RawSourceMiddleware> logger)
 {
     // After refusing a head, what the client already sent is read and dropped for this long (at most this
     // much), so that closing does not reset the connection before the client has read the answer.
@@ -40,7 +40,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         }
         else if (listenerMount is not null)
         {
-            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head.IsHead, head.UserAgent, registry, listenerMount).ConfigureAwait(false);
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount, access).ConfigureAwait(false);
         }
         else
         {
@@ -158,10 +158,21 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
     private async Task HandleAsync(ConnectionContext connection, RawRequestHead head)
     {
         var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
+        var address = AccessRequests.Resolve(connection.RemoteEndPoint, head, registry.Config.Server, ref remote);
         var transport = new RawSourceTransport(connection, head);
-        var admission = SourceAdmission.Admit(registry, head.Path!, head.Authorization, head.ContentType, remote, head.UserAgent, head.ExpectsContinue);
         try
         {
+            Admission admission;
+            try
+            {
+                admission = await SourceAdmission.AdmitAsync(registry, access, AccessRequests.FromHead(head, address, remote), head.ContentType, head.ExpectsContinue,
+                    connection.ConnectionClosed).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Gone (or the server stopping) while a hook was asked.
+                return;
+            }
             if (!admission.IsAccepted)
             {
                 await refusals.RefuseAsync(transport, admission, head.Path!, remote, head.Authorization).ConfigureAwait(false);

@@ -25,20 +25,29 @@ internal static class SourceAdmission
     // expectsContinue: the client sent "Expect: 100-continue", so it sends its body as soon as it is told to, and
     // its first bytes can decide even under a foreign Content-Type (ffmpeg's icecast:// says audio/mpeg unless
     // given -content_type). Without it (libshout), a foreign type is refused at once.
-    public static Admission Admit(MountRegistry registry, string path, string? authorization, string? contentType, string remote, string? userAgent,
-        bool expectsContinue = false)
+    public static async ValueTask<Admission> AdmitAsync(MountRegistry registry, Auth.AccessControl access, Auth.AccessRequest request, string? contentType,
+        bool expectsContinue, CancellationToken cancellationToken)
     {
         var server = registry.Config.Server;
+        var path = request.Path;
+        var remote = request.Remote;
+        var userAgent = request.UserAgent;
         var mount = registry.Find(path);
         if (mount is null)
         {
-            if (!server.DynamicMounts || server.SourcePassword is null || !MountPaths.IsValidDynamic(path))
+            // A path no mount declares: created on the fly (with mount-defaults) for a source the server's password, or
+            // mount-defaults' source-auth, lets in.
+            var defaults = server.MountDefaults;
+            if (!server.DynamicMounts || (server.SourcePassword is null && defaults.SourceAuth.IsEmpty) || !MountPaths.IsValidDynamic(path))
             {
                 return Admission.Refuse(404, $"No mount {path} (and mounts are not created on the fly here)");
             }
-            if (!BasicAuth.Matches(authorization, SourceUser, server.SourcePassword))
+            var decision = await access.CheckSourceAsync(server, defaults, path, server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
+            if (!decision.IsAllowed)
             {
-                return Admission.Refuse(401, "Source credentials required (user \"source\" and the server's source password)");
+                return Admission.Refuse(decision.StatusCode, decision.StatusCode == 401 && defaults.SourceAuth.IsEmpty
+                    ? "Source credentials required (user \"source\" and the server's source password)"
+                    : decision.Reason);
             }
             if (FormatSniffer.IsForeign(contentType) && !expectsContinue)
             {
@@ -52,10 +61,11 @@ internal static class SourceAdmission
         }
         else
         {
-            var password = mount.Config.SourcePassword ?? server.SourcePassword;
-            if (password is not null && !BasicAuth.Matches(authorization, SourceUser, password))
+            var config = mount.Config;
+            var decision = await access.CheckSourceAsync(server, config, path, config.SourcePassword ?? server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
+            if (!decision.IsAllowed)
             {
-                return Admission.Refuse(401, $"Source credentials required for {path}");
+                return Admission.Refuse(decision.StatusCode, decision.Reason);
             }
             if (FormatSniffer.IsForeign(contentType) && !expectsContinue)
             {
