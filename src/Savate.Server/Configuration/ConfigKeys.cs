@@ -67,8 +67,8 @@ internal static class ConfigKeys
         new("title", (r, n, c, k, m) => m with { Title = r.String(n, c, k) ?? m.Title }, m => m.Title),
         new("hls", (r, n, c, k, m) => m with { Hls = r.ReadHls(n, m.Hls, c) ?? m.Hls }, m => m.Hls),
         // A mount's own auth, ip and referers blocks replace mount-defaults' whole (listener-auth: {} means none).
-        new("listener-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { ListenerAuth = v } : m, m => m.ListenerAuth),
-        new("source-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { SourceAuth = v } : m, m => m.SourceAuth),
+        new("listener-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { ListenerAuth = v } : m, m => m.ListenerAuth, Secret: true),
+        new("source-auth", (r, n, c, k, m) => r.ReadAuth(n, c, k) is { } v ? m with { SourceAuth = v } : m, m => m.SourceAuth, Secret: true),
         new("listener-ip", (r, n, c, k, m) => r.ReadIpRules(n, c, k) is { } v ? m with { ListenerIp = v } : m, m => m.ListenerIp),
         new("source-ip", (r, n, c, k, m) => r.ReadIpRules(n, c, k) is { } v ? m with { SourceIp = v } : m, m => m.SourceIp),
         new("referers", (r, n, c, k, m) => r.Referers(n, c, k) is { } v ? m with { Referers = v } : m, m => m.Referers),

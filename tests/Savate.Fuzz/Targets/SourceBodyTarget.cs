@@ -28,7 +28,9 @@ internal static class SourceBodyTarget
         var registry = new MountRegistry(s_config, TimeProvider.System, NullLoggerFactory.Instance);
         try
         {
-            var admission = SourceAdmission.Admit(registry, "/fuzz", null, null, "fuzz", "fuzz");
+            var access = new Savate.Server.Auth.AccessControl(TimeProvider.System, NullLogger<Savate.Server.Auth.AccessControl>.Instance);
+            var admission = await SourceAdmission.AdmitAsync(registry, access, new Savate.Server.Auth.AccessRequest { Remote = "fuzz", Path = "/fuzz", UserAgent = "fuzz" },
+                null, expectsContinue: false, CancellationToken.None);
             if (!admission.IsAccepted)
             {
                 throw new FuzzInvariantException($"source refused before any byte: {admission.StatusCode} {admission.Message}");
