@@ -155,7 +155,8 @@ internal static class HlsEndpoints
         response.ContentType = PlaylistContentType;
         // At most half a target duration, so a cache never holds a playlist a player would find stale (RFC 8216 6.2.1).
         var maxAge = playlist.TargetDuration / 2;
-        response.Headers.CacheControl = maxAge > 0 ? $"{(isPrivate ? "private" : "public")}, max-age={maxAge.ToString(CultureInfo.InvariantCulture)}" : "no-cache";
+        response.Headers.CacheControl = maxAge > 0 ? $"{(isPrivate ? "private" : "public")}, max-age={maxAge.ToString(CultureInfo.InvariantCulture)}"
+            : isPrivate ? "private, no-cache" : "no-cache";
         var body = Encoding.UTF8.GetBytes(text);
         response.ContentLength = body.Length;
         if (!HttpMethods.IsHead(context.Request.Method))
