@@ -463,3 +463,52 @@ public sealed class AdmissionHlsTests
         }
     }
 }
+
+/// <summary>A slave's relays pulling from a master whose mount has listener-auth: the relay password, a token in the URL.</summary>
+public sealed class AdmissionRelayTests
+{
+    [Fact]
+    public async Task Relays_AuthenticateWithTheRelayPasswordOrATokenUrl_AndWithoutEitherAreRefused()
+    {
+        await using var master = await TestServer.StartAsync($"""
+            server:
+              relay-password: relay-secret
+            mounts:
+              - path: /paid.flv
+                format: flv
+                fallback:
+                  - file: samples/sample.flv
+                listener-auth:
+                  token-key: {Admission.Key}
+            """);
+        var token = Admission.Token("/paid.flv*");
+        await using var discovering = await TestServer.StartAsync($"""
+            master:
+              url: http://127.0.0.1:{master.Port}
+              username: relay
+              password: relay-secret
+              poll-interval: 1s
+              on-demand: false
+            """);
+        await using var relaying = await TestServer.StartAsync($"""
+            relays:
+              - mount: /tokened.flv
+                upstreams: ["http://127.0.0.1:{master.Port}/paid.flv?hdnts={token}"]
+                on-demand: false
+              - mount: /bare.flv
+                upstreams: ["http://127.0.0.1:{master.Port}/paid.flv"]
+                on-demand: false
+            """);
+
+        await Wait.UntilAsync(() => discovering.Registry.Find("/paid.flv") is not null, TimeSpan.FromSeconds(10), "the slave to discover /paid.flv");
+        await LiveFanOutTests.WaitForMediaAsync(discovering, "/paid.flv", mediaMs: 1000);
+        await LiveFanOutTests.WaitForMediaAsync(relaying, "/tokened.flv", mediaMs: 1000);
+        await Wait.UntilAsync(() => relaying.Relays.Statuses.Any(s => s.Mount == "/bare.flv" && s.LastError?.Contains("403", StringComparison.Ordinal) == true),
+            TimeSpan.FromSeconds(10), "the relay without credentials to be refused");
+
+        // The token stays out of status and logs.
+        Assert.All(relaying.Relays.Statuses, s => Assert.DoesNotContain("hmac", s.Upstream ?? "", StringComparison.Ordinal));
+        Assert.DoesNotContain(relaying.Logs.Entries, e => e.Message.Contains("hmac=", StringComparison.Ordinal));
+        Assert.Null(relaying.Registry.Find("/bare.flv")?.Source);
+    }
+}
