@@ -157,8 +157,17 @@ public static class SavateApp
     {
         var request = AccessRequests.FromContext(context, path);
         var remote = request.Remote;
-        var admission = await SourceAdmission.AdmitAsync(registry, access, request, context.Request.ContentType,
-            context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase), context.RequestAborted).ConfigureAwait(false);
+        Admission admission;
+        try
+        {
+            admission = await SourceAdmission.AdmitAsync(registry, access, request, context.Request.ContentType,
+                context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // Gone while a hook was asked.
+            return;
+        }
         var transport = new KestrelSourceTransport(context);
         if (!admission.IsAccepted)
         {
