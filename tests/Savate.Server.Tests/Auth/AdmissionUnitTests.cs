@@ -93,3 +93,36 @@ public sealed class AdmissionHelpersTests
         Assert.Equal(allowed, RefererCheck.Allows(["https://example.com"], referer, origin));
     }
 }
+
+public sealed class AdmissionUserFileCacheTests
+{
+    [Fact]
+    public void Get_FileEdited_NewContentsAfterTheRecheckDelay_BrokenEditKeepsTheLastGood()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"savate-cache-{Guid.NewGuid():N}.htpasswd");
+        var time = new Savate.TestSupport.ManualTimeProvider();
+        try
+        {
+            File.WriteAllText(path, $"alice:{BCrypt.Net.BCrypt.HashPassword("a", 4)}\n");
+            var cache = new UserFileCache(time);
+            Assert.True(cache.Get(path, out var error)!.Verify("alice", "a"));
+            Assert.Null(error);
+
+            File.WriteAllText(path, $"bob:{BCrypt.Net.BCrypt.HashPassword("b", 4)}\n# a longer file than before\n");
+            Assert.False(cache.Get(path, out _)!.Verify("bob", "b"));
+            time.Advance(UserFileCache.RecheckAfter);
+            Assert.True(cache.Get(path, out _)!.Verify("bob", "b"));
+
+            File.WriteAllText(path, "carol:plain-text-password\n");
+            time.Advance(UserFileCache.RecheckAfter);
+            var kept = cache.Get(path, out error);
+            Assert.NotNull(error);
+            Assert.DoesNotContain("plain-text-password", error, StringComparison.Ordinal);
+            Assert.True(kept!.Verify("bob", "b"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
