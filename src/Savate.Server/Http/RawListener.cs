@@ -41,6 +41,9 @@ internal static class RawListener
                     }
                     if (!decision.IsAllowed)
                     {
+                        // Kestrel's refusals are in the access log through its middleware; these are not Kestrel's (the query is scrubbed).
+                        registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, decision.StatusCode, 0,
+                            head.Referer, head.UserAgent, TimeSpan.Zero);
                         await sink.WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, decision.StatusCode, decision.Reason, includeBody: !isHead)).ConfigureAwait(false);
                         return;
                     }

@@ -104,6 +104,44 @@ public sealed class AdmissionTokenTests
         Assert.DoesNotContain(server.Logs.Entries, e => e.Message.Contains("hmac=", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task AccessLog_RefusedAndAdmittedWithTokens_ShowsThemRedacted()
+    {
+        var log = Path.Combine(Path.GetTempPath(), $"savate-access-{Guid.NewGuid():N}.log");
+        try
+        {
+            await using var server = await TestServer.StartAsync($"""
+                server:
+                  access-log: {log}
+                mounts:
+                  - path: /paid.flv
+                    format: flv
+                    fallback:
+                      - file: samples/sample.flv
+                    listener-auth:
+                      token-key: {Admission.Key}
+                """);
+            var expired = EdgeAuthToken.Create(Convert.FromHexString(Admission.Key), "/paid.flv*", null, DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1));
+            Assert.Equal(403, Admission.StatusOf(await Admission.HeadOfAsync(server, $"/paid.flv?hdnts={expired}", "Referer: https://example.com/\r\n")));
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            using var playlist = await http.GetAsync(server.Url($"/paid.flv/index.m3u8?hdnts={Admission.Token("/paid.flv*")}"));
+            Assert.Equal(HttpStatusCode.OK, playlist.StatusCode);
+
+            string text = "";
+            await Wait.UntilAsync(() =>
+            {
+                text = File.Exists(log) ? File.ReadAllText(log) : "";
+                return text.Contains("\"GET /paid.flv?hdnts=REDACTED HTTP/1.1\" 403", StringComparison.Ordinal)
+                    && text.Contains("\"GET /paid.flv/index.m3u8?hdnts=REDACTED HTTP/1.1\" 200", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(10), "both lines in the access log");
+            Assert.DoesNotContain("hmac", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
     private static async Task<string> BodyOfAsync(TestServer server, string target)
     {
         await using var client = await RawHttp.ConnectAsync(server.Port);
