@@ -9,6 +9,9 @@ internal readonly record struct Admission(int StatusCode, string Message, Source
     /// <summary>server.access-log, when on: the source is logged when it ends.</summary>
     public AccessLog.AccessLogWriter? AccessLog { get; init; }
 
+    /// <summary>How long the source may publish (a source-auth hook's <c>duration</c>), or null.</summary>
+    public TimeSpan? TimeLimit { get; init; }
+
     public bool IsAccepted => StatusCode == 200;
 
     public static Admission Refuse(int statusCode, string message) => new(statusCode, message, null, MountFormat.Auto);
@@ -33,6 +36,7 @@ internal static class SourceAdmission
         var remote = request.Remote;
         var userAgent = request.UserAgent;
         var mount = registry.Find(path);
+        Auth.AccessDecision decision;
         if (mount is null)
         {
             // A path no mount declares: created on the fly (with mount-defaults) for a source the server's password, or
@@ -42,7 +46,7 @@ internal static class SourceAdmission
             {
                 return Admission.Refuse(404, $"No mount {path} (and mounts are not created on the fly here)");
             }
-            var decision = await access.CheckSourceAsync(server, defaults, path, server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
+            decision = await access.CheckSourceAsync(server, defaults, path, server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
             if (!decision.IsAllowed)
             {
                 return Admission.Refuse(decision.StatusCode, decision.StatusCode == 401 && defaults.SourceAuth.IsEmpty
@@ -62,7 +66,7 @@ internal static class SourceAdmission
         else
         {
             var config = mount.Config;
-            var decision = await access.CheckSourceAsync(server, config, path, config.SourcePassword ?? server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
+            decision = await access.CheckSourceAsync(server, config, path, config.SourcePassword ?? server.SourcePassword, request, cancellationToken).ConfigureAwait(false);
             if (!decision.IsAllowed)
             {
                 return Admission.Refuse(decision.StatusCode, decision.Reason);
@@ -88,7 +92,7 @@ internal static class SourceAdmission
         {
             return Admission.Refuse(409, $"{path} already has a source");
         }
-        return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog };
+        return new Admission(200, "OK", session, format) { AccessLog = registry.AccessLog, TimeLimit = decision.TimeLimit };
     }
 
     // Refused before the body: a libshout client (audio/mpeg, Ogg, WebM) sends nothing until it has the answer, so

@@ -31,6 +31,10 @@ internal static class SourceRunner
     {
         var session = admission.Session!;
         var mount = session.Mount;
+        // A source-auth hook's duration: the source is dropped then, as over a limit (logged as such).
+        using var timeLimit = admission.TimeLimit is { } limit
+            ? new Timer(static s => ((SourceSession)s!).Drop("its auth hook's duration is over"), session, limit, Timeout.InfiniteTimeSpan)
+            : null;
         try
         {
             await RunSessionAsync(session, admission.Format, admission.AccessLog, transport, logger).ConfigureAwait(false);

@@ -286,6 +286,21 @@ public sealed class AdmissionHookTests
     }
 
     [Fact]
+    public async Task SourceHook_Duration_DropsTheSourceThen()
+    {
+        await using var hook = await HookServer.StartAsync();
+        hook.Answer = _ => new HookReply(200, """{"duration": 3}""");
+        await using var server = await TestServer.StartAsync(Config(hook.Url));
+        using var push = Ffmpeg.PushFlvChunkedPost($"http://127.0.0.1:{server.Port}/push.flv");
+        var mount = server.Registry.Find("/push.flv")!;
+        await Wait.UntilAsync(() => mount.Source is not null, TimeSpan.FromSeconds(15), "the source to be admitted");
+
+        await Wait.UntilAsync(() => push.HasExited, TimeSpan.FromSeconds(30), "ffmpeg to be cut off after the hook's duration");
+        Assert.Null(mount.Source);
+        Assert.Contains(server.Logs.Entries, e => e.Message.Contains("its auth hook's duration is over", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SourceHook_Denies_FfmpegPushIsRefusedWith403AndTheLogNamesTheHook()
     {
         await using var hook = await HookServer.StartAsync();
