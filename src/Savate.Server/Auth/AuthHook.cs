@@ -60,7 +60,8 @@ internal sealed class AuthHook(TimeProvider time)
     /// <summary>Asks <paramref name="url"/> (or remembers its answer).</summary>
     public async ValueTask<HookAnswer> AskAsync(string url, HookRequest request, string clientAddress, CancellationToken cancellationToken)
     {
-        var key = string.Join('\u0001', url, request.Action, request.Mount, clientAddress, request.Query ?? "", request.User ?? "");
+        // The values as the hook sees them (capped): the table holds at most MaxCached keys of a few KiB each.
+        var key = string.Join('\u0001', url, request.Action, request.Mount, Cap(clientAddress), Cap(request.Query) ?? "", Cap(request.User) ?? "");
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(key, out var cached) && time.GetElapsedTime(cached.At, now) < CacheFor)
         {
