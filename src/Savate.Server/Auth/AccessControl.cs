@@ -31,7 +31,7 @@ internal sealed partial class AccessControl(TimeProvider time, ILogger<AccessCon
     public static bool NeedsListenerCheck(ServerConfig server, MountConfig mount) =>
         !server.ListenerIp.IsEmpty || !mount.ListenerIp.IsEmpty || mount.Referers.Count > 0 || !mount.ListenerAuth.IsEmpty;
 
-    /// <summary>True when the request's address must be known: IP rules, or a forwarded address to resolve.</summary>
+    /// <summary>True when the client may not be the socket peer (a trusted proxy is configured): its address is then resolved even without rules, for the logs and lists.</summary>
     public static bool NeedsAddress(ServerConfig server) => server.TrustedProxies.Count > 0;
 
     /// <summary>Decides for a listener (GET, HEAD, HLS) of <paramref name="mount"/>; refusals are logged, rate-limited.</summary>
