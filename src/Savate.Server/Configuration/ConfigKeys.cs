@@ -42,6 +42,7 @@ internal static class ConfigKeys
         new("max-dynamic-mounts", (r, n, c, k, s) => s with { MaxDynamicMounts = r.Int(n, c, k) ?? s.MaxDynamicMounts }, s => s.MaxDynamicMounts),
         new("max-tag-size", (r, n, c, k, s) => s with { MaxTagSize = r.IntSize(n, c, k) ?? s.MaxTagSize }, s => s.MaxTagSize),
         new("partial-input-budget", (r, n, c, k, s) => s with { PartialInputBudget = r.Size(n, c, k) ?? s.PartialInputBudget }, s => s.PartialInputBudget),
+        new("redirect", (r, n, c, k, s) => s with { Redirect = r.Redirect(n, c, k) ?? s.Redirect }, s => s.Redirect),
         new("watch-config", (r, n, c, k, s) => s with { WatchConfig = r.Bool(n, c, k) ?? s.WatchConfig }, s => s.WatchConfig),
         new("mount-defaults", (r, n, c, k, s) => s with { MountDefaults = r.ReadMountKeys(n, s.MountDefaults, "server.mount-defaults", isDefaults: true).Mount }, s => s.MountDefaults),
     ];
@@ -82,6 +83,7 @@ internal static class ConfigKeys
     public static readonly ConfigKey<MasterConfig>[] Master =
     [
         new("url", (r, n, c, k, x) => x with { Url = r.String(n, c, k) ?? x.Url }, x => x.Url),
+        new("public-url", (r, n, c, k, x) => x with { PublicUrl = r.String(n, c, k) ?? x.PublicUrl }, x => x.PublicUrl),
         new("username", (r, n, c, k, x) => x with { Username = r.String(n, c, k) ?? x.Username }, x => x.Username),
         new("password", (r, n, c, k, x) => x with { Password = r.String(n, c, k) ?? x.Password }, x => x.Password, Secret: true),
         new("poll-interval", (r, n, c, k, x) => x with { PollInterval = r.Duration(n, c, k) ?? x.PollInterval }, x => x.PollInterval),
@@ -124,6 +126,7 @@ internal static class ConfigKeys
         TimeSpan t => ConfigValidator.Format(t),
         bool b => b ? "true" : "false",
         MountFormat f => f.ToString().ToLowerInvariant(),
+        RedirectMode m => ConfigReader.Name(m),
         IEnumerable<FallbackConfig> list => "[" + string.Join(", ", list.Select(f => f.Mount is not null ? $"mount {f.Mount}" : $"file {f.File}")) + "]",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",

@@ -61,6 +61,13 @@ internal static class HlsEndpoints
         {
             return null;
         }
+        // A master may send a new HLS player to a slave (server.redirect): its playlist only; segment URIs are relative.
+        if (name is MediaPlaylistName or MultivariantPlaylistName
+            && Relaying.SlaveRedirect.LocationFor(registry, mount, path + context.Request.QueryString.Value, context.Request.Headers.Authorization) is { } location)
+        {
+            HttpResponses.WriteRedirect(context, location);
+            return Task.CompletedTask;
+        }
         AddCommonHeaders(context.Response);
         return name is MediaPlaylistName or MultivariantPlaylistName
             ? ServePlaylistAsync(context, hls, mount, name == MultivariantPlaylistName)

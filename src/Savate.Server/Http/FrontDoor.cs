@@ -215,7 +215,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             if (Peek(socket) is { } listener)
             {
                 pending.Dispose();
-                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.IsHead, listener.UserAgent, _registry, listener.Mount)
+                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount)
                     .ConfigureAwait(false);
                 return;
             }
@@ -283,7 +283,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                 }
                 read += n;
             }
-            return new PeekedListener(mount, head.IsHead, head.UserAgent);
+            return new PeekedListener(mount, head);
         }
         finally
         {
@@ -291,7 +291,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         }
     }
 
-    private sealed record PeekedListener(Mount Mount, bool IsHead, string? UserAgent);
+    private sealed record PeekedListener(Mount Mount, RawRequestHead Head);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Accepting a connection failed ({Error}): {Message}")]
     private static partial void AcceptFailed(ILogger logger, SocketError error, string message);

@@ -12,13 +12,29 @@ namespace Savate.Server.Http;
 /// </summary>
 internal static class RawListener
 {
-    public static async Task HandleAsync(ListenerConnection connection, bool isHead, string? userAgent, MountRegistry registry, Mount mount)
+    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount)
     {
+        var isHead = head.IsHead;
         // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
         try
         {
-            var listener = ListenerAdmission.TryAdmit(registry, mount, sink, connection.Remote, userAgent, out var refusal);
+            // A master may send the listener to a slave (server.redirect): before admission, and again when
+            // admission found the mount full meanwhile. A slave's own relay pull is neither redirected nor capped.
+            var pathAndQuery = mount.Path + Relaying.SlaveRedirect.QueryOf(head.Target);
+            var location = Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, head.Authorization);
+            Listener? listener = null;
+            var refusal = string.Empty;
+            if (location is null)
+            {
+                listener = ListenerAdmission.TryAdmit(registry, mount, sink, connection.Remote, head.UserAgent, out refusal, Relaying.SlaveRedirect.IsRelay(registry, head.Authorization));
+                location = listener is null ? Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, head.Authorization) : null;
+            }
+            if (location is not null)
+            {
+                await sink.WriteAsync(HttpResponses.RawRedirect("HTTP/1.1", location)).ConfigureAwait(false);
+                return;
+            }
             if (listener is null)
             {
                 await sink.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", 503, refusal, includeBody: !isHead)).ConfigureAwait(false);

@@ -40,7 +40,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         }
         else if (listenerMount is not null)
         {
-            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head.IsHead, head.UserAgent, registry, listenerMount).ConfigureAwait(false);
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount).ConfigureAwait(false);
         }
         else
         {
@@ -131,6 +131,13 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
     {
         var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         gate.OnBadHead(remote, ConnectionGate.AddressOf(connection.RemoteEndPoint), $"{statusCode} {reason}");
+        registry.Refusals.On(statusCode switch
+        {
+            408 => Metrics.RefusalReason.HeadTimeout,
+            414 => Metrics.RefusalReason.UriTooLong,
+            431 => Metrics.RefusalReason.HeadTooLarge,
+            _ => Metrics.RefusalReason.BadRequest,
+        });
         try
         {
             await connection.Transport.Output.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", statusCode, reason)).ConfigureAwait(false);
