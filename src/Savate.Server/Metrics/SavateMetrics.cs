@@ -8,9 +8,10 @@ namespace Savate.Server.Metrics;
 /// Savate's instruments (meter <c>Savate</c>), in the style of Kestrel's <c>KestrelMetrics</c>: one sealed
 /// class from <see cref="IMeterFactory"/>, names under <c>savate.</c> with a unit and a description. Every
 /// instrument is observable: it reads the counters the streaming core keeps anyway (<see cref="MountStats"/>,
-/// the ring, the listener sets, the relay states) when a reader collects, so the hot paths carry no metric
-/// code at all. The only attribute is <c>mount</c> (the mount path): cardinality is bounded by the number of
-/// mounts, never by connections (FIELD-NOTES 9).
+/// the ring, the listener sets, the relay states, <see cref="RefusalCounters"/>) when a reader collects, so a hot
+/// path carries at most one interlocked increment of a preallocated slot. Attributes: <c>mount</c> (the mount
+/// path), and a bounded <c>reason</c> or <c>state</c> where a count has causes: cardinality is bounded by the
+/// number of mounts times a fixed handful, never by connections (FIELD-NOTES 9).
 /// </summary>
 internal sealed class SavateMetrics
 {
