@@ -18,17 +18,9 @@ internal static class ListenerHandler
 
     public static async Task HandleAsync(HttpContext context, MountRegistry registry, Mount mount)
     {
-        // A master may send the listener to a slave (server.redirect), as RawListener does.
-        var authorization = context.Request.Headers.Authorization.ToString();
-        var pathAndQuery = mount.Path + context.Request.QueryString.Value;
-        var location = Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, authorization);
-        Streaming.Listener? listener = null;
-        var refusal = string.Empty;
-        if (location is null)
-        {
-            listener = ListenerAdmission.TryAdmit(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent, out refusal, Relaying.SlaveRedirect.IsRelay(registry, authorization));
-            location = listener is null ? Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, authorization) : null;
-        }
+        // A master may send the listener to a slave instead (server.redirect).
+        var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent,
+            mount.Path + context.Request.QueryString.Value, context.Request.Headers.Authorization, out var location, out var refusal);
         if (location is not null)
         {
             HttpResponses.WriteRedirect(context, location);

@@ -19,17 +19,9 @@ internal static class RawListener
         var sink = new SocketListenerSink(connection);
         try
         {
-            // A master may send the listener to a slave (server.redirect): before admission, and again when
-            // admission found the mount full meanwhile. A slave's own relay pull is neither redirected nor capped.
-            var pathAndQuery = mount.Path + Relaying.SlaveRedirect.QueryOf(head.Target);
-            var location = Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, head.Authorization);
-            Listener? listener = null;
-            var refusal = string.Empty;
-            if (location is null)
-            {
-                listener = ListenerAdmission.TryAdmit(registry, mount, sink, connection.Remote, head.UserAgent, out refusal, Relaying.SlaveRedirect.IsRelay(registry, head.Authorization));
-                location = listener is null ? Relaying.SlaveRedirect.LocationFor(registry, mount, pathAndQuery, head.Authorization) : null;
-            }
+            // A master may send the listener to a slave instead (server.redirect).
+            var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, sink, connection.Remote, head.UserAgent,
+                mount.Path + Relaying.SlaveRedirect.QueryOf(head.Target), head.Authorization, out var location, out var refusal);
             if (location is not null)
             {
                 await sink.WriteAsync(HttpResponses.RawRedirect("HTTP/1.1", location)).ConfigureAwait(false);

@@ -32,6 +32,25 @@ internal static class SlaveRedirect
         return slave + pathAndQuery;
     }
 
+    /// <summary>
+    /// The listener paths' one admission (raw and Kestrel's): a <paramref name="location"/> to redirect to, decided
+    /// before admission and again when admission found the mount full meanwhile (a race with another listener);
+    /// else <see cref="ListenerAdmission.TryAdmit"/>, a slave's relay pull never capped by max-listeners.
+    /// </summary>
+    public static Listener? AdmitOrRedirect(MountRegistry registry, Mount mount, IListenerSink sink, string remote, string? userAgent,
+        string pathAndQuery, string? authorization, out string? location, out string refusal)
+    {
+        refusal = string.Empty;
+        location = LocationFor(registry, mount, pathAndQuery, authorization);
+        if (location is not null)
+        {
+            return null;
+        }
+        var listener = ListenerAdmission.TryAdmit(registry, mount, sink, remote, userAgent, out refusal, IsRelay(registry, authorization));
+        location = listener is null ? LocationFor(registry, mount, pathAndQuery, authorization) : null;
+        return listener;
+    }
+
     /// <summary>Whether the server or the mount is at its max-listeners (a new listener would get 503).</summary>
     public static bool IsFull(MountRegistry registry, Mount mount) =>
         registry.ListenerCount >= registry.Config.Server.MaxListeners

@@ -129,9 +129,12 @@ public sealed class RedirectTests
     }
 
     [Fact]
-    public async Task Never_FullMasterAnswers503_EvenWithASlave()
+    public async Task Never_FullMasterAnswers503_EvenWithASlave_UntilAReloadSaysWhenFull()
     {
-        await using var master = await TestServer.StartAsync(MasterConfig("never"));
+        var dir = Directory.CreateTempSubdirectory("savate-redirect-");
+        var configPath = Path.Combine(dir.FullName, "savate.yaml");
+        await File.WriteAllTextAsync(configPath, MasterConfig("never"));
+        await using var master = await TestServer.StartFromFileAsync(configPath);
         var slavePort = TestServer.FreePort();
         await using var slave = await TestServer.StartAsync(SlaveConfig(master.Port, slavePort), slavePort);
         using var push = Ffmpeg.PushFlvChunkedPost(master.SourceUrl("/live.flv"));
@@ -143,9 +146,22 @@ public sealed class RedirectTests
         {
             await Wait.UntilAsync(() => mount.ListenerCount == 2, TimeSpan.FromSeconds(10), "two listeners on the master");
             using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(10) };
-            using var response = await client.GetAsync(master.Url("/live.flv"), HttpCompletionOption.ResponseHeadersRead);
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            using (var response = await client.GetAsync(master.Url("/live.flv"), HttpCompletionOption.ResponseHeadersRead))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            }
             Assert.Equal(0, master.Registry.Refusals.Redirects);
+
+            // The mode applies from the next listener after a reload.
+            await File.WriteAllTextAsync(configPath, MasterConfig("when-full"));
+            var reload = await master.Reloader.ReloadAsync("test");
+            Assert.True(reload.Success, string.Join("\n", reload.Errors));
+            Assert.Contains("server: redirect never -> when-full", reload.Changes);
+            using (var redirected = await client.GetAsync(master.Url("/live.flv"), HttpCompletionOption.ResponseHeadersRead))
+            {
+                Assert.Equal(HttpStatusCode.Found, redirected.StatusCode);
+                Assert.Equal($"http://127.0.0.1:{slavePort}/live.flv", redirected.Headers.Location?.ToString());
+            }
         }
         finally
         {
@@ -153,6 +169,7 @@ public sealed class RedirectTests
             {
                 curl.Dispose();
             }
+            dir.Delete(recursive: true);
         }
     }
 
