@@ -18,12 +18,26 @@ public interface IRelayHost
     /// </summary>
     Task<RelayFeedResult> FeedAsync(string mount, string? contentType, Stream body, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The server's listeners and its max-listeners, announced to a master with a public URL
+    /// (<see cref="MasterOptions.PublicUrl"/>). Default: nothing known (0 of unlimited).
+    /// </summary>
+    ListenerLoad GetServerLoad() => new(0, int.MaxValue);
+
+    /// <summary>The mount's own max-listeners, or null when only the server's applies. Default: null.</summary>
+    int? GetMaxListeners(string mount) => null;
+
     /// <summary>Discovery found a mount on the master (called once per new mount, before its relay starts).</summary>
     void MountDiscovered(string mount);
 
     /// <summary>The master no longer lists the mount (called after its relay has stopped).</summary>
     void MountRetired(string mount);
 }
+
+/// <summary>Listeners connected now and the most allowed.</summary>
+/// <param name="Listeners">Listeners connected now.</param>
+/// <param name="MaxListeners">The most allowed (<see cref="int.MaxValue"/>: no limit).</param>
+public readonly record struct ListenerLoad(int Listeners, int MaxListeners);
 
 /// <summary>How <see cref="IRelayHost.FeedAsync"/> ended.</summary>
 public enum RelayFeedResult

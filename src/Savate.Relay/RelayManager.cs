@@ -280,6 +280,11 @@ public sealed class RelayManager : IAsyncDisposable
                 errors.Add("master: url must be an absolute http:// or https:// URL");
             }
 
+            if (master.PublicUrl is { } publicUrl && (!publicUrl.IsAbsoluteUri || (publicUrl.Scheme != Uri.UriSchemeHttp && publicUrl.Scheme != Uri.UriSchemeHttps)))
+            {
+                errors.Add("master: public-url must be an absolute http:// or https:// URL");
+            }
+
             CheckPositive(errors, "master", "poll-interval", master.PollInterval);
             CheckPositive(errors, "master", "idle-timeout", master.IdleTimeout);
         }

@@ -65,6 +65,12 @@ public sealed record MasterOptions
     /// <summary>Base URL of the master, e.g. <c>http://master:8000/</c>.</summary>
     public required Uri Url { get; init; }
 
+    /// <summary>
+    /// This slave's URL as listeners reach it. When set, each poll announces it with the slave's load
+    /// (<see cref="SlaveAnnouncement"/>), so that the master may redirect listeners here. Null: no announcement.
+    /// </summary>
+    public Uri? PublicUrl { get; init; }
+
     /// <summary>HTTP Basic user for the stream list and the relayed mounts (Icecast's default is <c>relay</c>).</summary>
     public string Username { get; init; } = "relay";
 

@@ -55,6 +55,59 @@ public sealed class DiscoveryTests
     }
 
     [Fact]
+    public async Task Poll_WithPublicUrl_AnnouncesTheSlaveAndTheMountsItRelays()
+    {
+        var announcements = new System.Collections.Concurrent.ConcurrentQueue<SlaveAnnouncement?>();
+        var serve = ServeMaster("relay", "hackme");
+        await using var master = await TestUpstream.StartAsync(context =>
+        {
+            if (context.Request.Path == "/admin/streamlist.txt")
+            {
+                var headers = context.Request.Headers;
+                announcements.Enqueue(SlaveAnnouncement.Parse(name => headers.TryGetValue(name, out var v) ? v.ToString() : null));
+            }
+            return serve(context);
+        });
+        _host.SetListeners("/a.flv", 3);
+        var options = new MasterOptions { Url = master.Url, Password = "hackme", PollInterval = TimeSpan.FromMilliseconds(100), PublicUrl = new Uri("http://slave-1.example:8000/") };
+        await using var manager = Manager(_host, _logs, options);
+
+        await manager.StartAsync(CancellationToken.None);
+
+        await Eventually.TrueAsync(() => announcements.Any(a => a?.Mounts.Count == 2));
+        var first = announcements.First();
+        Assert.NotNull(first);
+        Assert.Equal(new Uri("http://slave-1.example:8000"), first.PublicUrl);
+        Assert.Empty(first.Mounts);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), first.PollInterval);
+        var later = announcements.Last(a => a?.Mounts.Count == 2)!;
+        Assert.Equal((3, (int?)null), later.Mounts["/a.flv"]);
+        Assert.Equal((0, (int?)null), later.Mounts["/b.ts"]);
+    }
+
+    [Fact]
+    public async Task Poll_WithoutPublicUrl_AnnouncesNothing()
+    {
+        var announced = 0;
+        var serve = ServeMaster("relay", "hackme");
+        await using var master = await TestUpstream.StartAsync(context =>
+        {
+            if (context.Request.Headers.ContainsKey(SlaveAnnouncement.PublicUrlHeader))
+            {
+                Interlocked.Increment(ref announced);
+            }
+            return serve(context);
+        });
+        var options = new MasterOptions { Url = master.Url, Password = "hackme", PollInterval = TimeSpan.FromMilliseconds(50) };
+        await using var manager = Manager(_host, _logs, options);
+
+        await manager.StartAsync(CancellationToken.None);
+
+        await Eventually.TrueAsync(() => master.Requests >= 3);
+        Assert.Equal(0, Volatile.Read(ref announced));
+    }
+
+    [Fact]
     public async Task Poll_WrongPassword_DiscoversNothingAndLogsFailureOnce()
     {
         await using var master = await TestUpstream.StartAsync(ServeMaster("relay", "hackme"));

@@ -185,6 +185,13 @@ internal sealed class MasterPoller : IAsyncDisposable
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, self._listUri);
                 request.Headers.Authorization = self._authorization;
+                if (self.Announcement() is { } announcement)
+                {
+                    foreach (var (name, value) in announcement.ToHeaders())
+                    {
+                        request.Headers.TryAddWithoutValidation(name, value);
+                    }
+                }
                 using var response = await self._client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
@@ -222,6 +229,27 @@ internal sealed class MasterPoller : IAsyncDisposable
             },
             this,
             stop).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// This slave's public URL and load, sent with each poll when <see cref="MasterOptions.PublicUrl"/> is set: the
+    /// mounts are those relayed from this master (discovered, so none on the first poll).
+    /// </summary>
+    private SlaveAnnouncement? Announcement()
+    {
+        if (_options.PublicUrl is not { } publicUrl)
+        {
+            return null;
+        }
+
+        var load = _host.GetServerLoad();
+        var mounts = new Dictionary<string, (int, int?)>(StringComparer.Ordinal);
+        foreach (var mount in _workers.Keys)
+        {
+            mounts[mount] = (_host.GetListenerCount(mount), _host.GetMaxListeners(mount));
+        }
+
+        return new SlaveAnnouncement(publicUrl, load.Listeners, load.MaxListeners, _options.PollInterval, mounts);
     }
 
     /// <summary><c>{master.Url}{path}</c>, keeping any base path of the master URL.</summary>

@@ -45,6 +45,7 @@ internal static class ConfigKeys
         new("trusted-proxies", (r, n, c, k, s) => r.Networks(n, c, k) is { } v ? s with { TrustedProxies = v } : s, s => s.TrustedProxies),
         new("listener-ip", (r, n, c, k, s) => r.ReadIpRules(n, c, k) is { } v ? s with { ListenerIp = v } : s, s => s.ListenerIp),
         new("source-ip", (r, n, c, k, s) => r.ReadIpRules(n, c, k) is { } v ? s with { SourceIp = v } : s, s => s.SourceIp),
+        new("redirect", (r, n, c, k, s) => s with { Redirect = r.Redirect(n, c, k) ?? s.Redirect }, s => s.Redirect),
         new("watch-config", (r, n, c, k, s) => s with { WatchConfig = r.Bool(n, c, k) ?? s.WatchConfig }, s => s.WatchConfig),
         new("mount-defaults", (r, n, c, k, s) => s with { MountDefaults = r.ReadMountKeys(n, s.MountDefaults, "server.mount-defaults", isDefaults: true).Mount }, s => s.MountDefaults),
     ];
@@ -91,6 +92,7 @@ internal static class ConfigKeys
     public static readonly ConfigKey<MasterConfig>[] Master =
     [
         new("url", (r, n, c, k, x) => x with { Url = r.String(n, c, k) ?? x.Url }, x => x.Url),
+        new("public-url", (r, n, c, k, x) => x with { PublicUrl = r.String(n, c, k) ?? x.PublicUrl }, x => x.PublicUrl),
         new("username", (r, n, c, k, x) => x with { Username = r.String(n, c, k) ?? x.Username }, x => x.Username),
         new("password", (r, n, c, k, x) => x with { Password = r.String(n, c, k) ?? x.Password }, x => x.Password, Secret: true),
         new("poll-interval", (r, n, c, k, x) => x with { PollInterval = r.Duration(n, c, k) ?? x.PollInterval }, x => x.PollInterval),
@@ -133,6 +135,7 @@ internal static class ConfigKeys
         TimeSpan t => ConfigValidator.Format(t),
         bool b => b ? "true" : "false",
         MountFormat f => f.ToString().ToLowerInvariant(),
+        RedirectMode m => ConfigReader.Name(m),
         IEnumerable<FallbackConfig> list => "[" + string.Join(", ", list.Select(f => f.Mount is not null ? $"mount {f.Mount}" : $"file {f.File}")) + "]",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",

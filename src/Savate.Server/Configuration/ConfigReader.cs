@@ -553,6 +553,35 @@ internal sealed partial class ConfigReader(string baseDirectory, List<string> er
         }
     }
 
+    internal RedirectMode? Redirect(YamlNode node, string context, string key)
+    {
+        if (Scalar(node, context, key, "never, when-full or always") is not { } text)
+        {
+            return null;
+        }
+
+        switch (text.ToLowerInvariant())
+        {
+            case "never":
+                return RedirectMode.Never;
+            case "when-full":
+                return RedirectMode.WhenFull;
+            case "always":
+                return RedirectMode.Always;
+            default:
+                Error(context, key, $"\"{text}\" is not a redirect mode (use never, when-full or always)");
+                return null;
+        }
+    }
+
+    /// <summary>A redirect mode as the config writes it.</summary>
+    internal static string Name(RedirectMode mode) => mode switch
+    {
+        RedirectMode.WhenFull => "when-full",
+        RedirectMode.Always => "always",
+        _ => "never",
+    };
+
     private void Error(string context, string key, string message) => _errors.Add($"{context}: {key}: {message}");
 
     /// <summary>A plain empty value, <c>~</c> or <c>null</c>: YAML's null, which means "use the default".</summary>

@@ -415,6 +415,11 @@ internal static class ConfigValidator
             errors.Add($"{Context}: url: \"{master.Url}\" is not an absolute http or https URL (e.g. http://master:8000)");
         }
 
+        if (master.PublicUrl is { } publicUrl && CheckPublicUrl(publicUrl) is { } publicError)
+        {
+            errors.Add($"{Context}: public-url: \"{publicUrl}\" {publicError} (e.g. public-url: http://slave-1.example:8000)");
+        }
+
         if (string.IsNullOrWhiteSpace(master.Username))
         {
             errors.Add($"{Context}: username: must not be empty (Icecast's relay user is 'relay')");
@@ -424,6 +429,27 @@ internal static class ConfigValidator
         {
             errors.Add($"{Context}: poll-interval: {Format(master.PollInterval)} must be greater than 0 (e.g. 10s)");
         }
+    }
+
+    /// <summary>Why a slave's public URL can't be announced, or null: listeners are sent to it plus their path and query.</summary>
+    internal static string? CheckPublicUrl(string text)
+    {
+        if (!IsHttpUrl(text) || !Uri.TryCreate(text, UriKind.Absolute, out var uri))
+        {
+            return "is not an absolute http or https URL";
+        }
+
+        if (uri.UserInfo.Length > 0 || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            return "must have no user, query or fragment";
+        }
+
+        if (uri.Host is "0.0.0.0" or "[::]" or "::")
+        {
+            return "names no reachable host (listeners are sent there)";
+        }
+
+        return null;
     }
 
     /// <summary>Why <paramref name="path"/> can't be a mount path, or null when it can: the one rule routing and dynamic mounts use too.</summary>

@@ -6,6 +6,12 @@ public sealed record MasterConfig
     /// <summary>yaml <c>url</c>: the master's absolute http(s) base URL. Required.</summary>
     public required string Url { get; init; }
 
+    /// <summary>
+    /// yaml <c>public-url</c>: this slave's absolute http(s) URL as listeners reach it. When set, each poll announces it
+    /// with this server's load, and the master may redirect listeners here. Default: none (not a redirect target).
+    /// </summary>
+    public string? PublicUrl { get; init; }
+
     /// <summary>yaml <c>username</c>. Default: relay (Icecast's relay user).</summary>
     public string Username { get; init; } = "relay";
 

@@ -85,6 +85,12 @@ public sealed record ServerConfig
     /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
     public string? AccessLog { get; init; }
 
+    /// <summary>
+    /// yaml <c>redirect</c> (<c>never</c>, <c>when-full</c>, <c>always</c>): send new listeners (302, path and query kept) to a
+    /// slave with room, when this server or the mount is at its max-listeners, or always. Default: never.
+    /// </summary>
+    public RedirectMode Redirect { get; init; } = RedirectMode.Never;
+
     /// <summary>yaml <c>watch-config</c>: reload the config file when it changes (debounced). Default: true (SIGHUP works either way).</summary>
     public bool WatchConfig { get; init; } = true;
 
@@ -93,4 +99,17 @@ public sealed record ServerConfig
     /// every declared mount (a mount's own keys override them). Default: every <see cref="MountConfig"/> default.
     /// </summary>
     public MountConfig MountDefaults { get; init; } = new() { Path = "/" };
+}
+
+/// <summary>When a master sends new listeners to its slaves (yaml <c>server.redirect</c>).</summary>
+public enum RedirectMode
+{
+    /// <summary>Never: every listener is served here (or refused with 503).</summary>
+    Never,
+
+    /// <summary>When this server or the mount is at its max-listeners.</summary>
+    WhenFull,
+
+    /// <summary>Whenever a slave has room.</summary>
+    Always,
 }

@@ -62,6 +62,13 @@ internal static class HlsEndpoints
         {
             return null;
         }
+        // A master may send a new HLS player to a slave (server.redirect): its playlist only; segment URIs are relative.
+        if (name is MediaPlaylistName or MultivariantPlaylistName
+            && Relaying.SlaveRedirect.LocationFor(registry, mount, path + context.Request.QueryString.Value, context.Request.Headers.Authorization) is { } location)
+        {
+            HttpResponses.WriteRedirect(context, location);
+            return Task.CompletedTask;
+        }
         AddCommonHeaders(context.Response);
         // The same rules as the mount's stream (Auth/AccessControl), for the playlists and for every segment.
         var server = registry.Config.Server;

@@ -48,9 +48,10 @@ internal sealed partial class ConnectionGate
     private long _countedAt = long.MinValue;
     private long _counted;
 
-    public ConnectionGate(SavateConfig config, TimeProvider time, ILogger<ConnectionGate> logger)
+    public ConnectionGate(SavateConfig config, TimeProvider time, ILogger<ConnectionGate> logger, Streaming.MountRegistry registry)
         : this(config.Server, time, logger, ReadDescriptorLimit(), CountDescriptors)
     {
+        Refusals = registry.Refusals;
     }
 
     internal ConnectionGate(ServerConfig server, TimeProvider time, ILogger logger, long? descriptorLimit, Func<long> countDescriptors)
@@ -78,6 +79,9 @@ internal sealed partial class ConnectionGate
 
     /// <summary>The process's descriptor limit (RLIMIT_NOFILE), when known.</summary>
     public long? DescriptorLimit { get; }
+
+    /// <summary>Where refused and shed connections are counted (metrics).</summary>
+    internal Metrics.RefusalCounters Refusals { get; } = new();
 
     /// <summary>With this many descriptors open, the process is near its limit.</summary>
     public long DescriptorThreshold { get; }
@@ -112,6 +116,7 @@ internal sealed partial class ConnectionGate
             if (fromAddress >= _maxPerAddress && OldestAge(address) >= s_burstGrace)
             {
                 refusal = $"{fromAddress} connections from it have not finished their request head (max-pending-per-address)";
+                Refusals.On(Metrics.RefusalReason.PendingLimit);
             }
             else if (OpenDescriptors() is var open && open >= DescriptorThreshold)
             {
@@ -121,8 +126,13 @@ internal sealed partial class ConnectionGate
                 var before = shed?.Count ?? 0;
                 ShedOldest(ref shed, Math.Max(1, _pending.Count / 64));
                 var made = (shed?.Count ?? 0) - before;
+                if (made > 0)
+                {
+                    Refusals.On(Metrics.RefusalReason.FdLimit, made);
+                }
                 if (fromAddress > 0 || made == 0 || open >= _hardThreshold)
                 {
+                    Refusals.On(Metrics.RefusalReason.FdLimit);
                     refusal = fromAddress > 0
                         ? $"near the descriptor limit ({open} of {DescriptorLimit} open) and it already has {fromAddress} unfinished requests"
                         : $"near the descriptor limit ({open} of {DescriptorLimit} open) and nothing that can be shed at once";
@@ -133,6 +143,7 @@ internal sealed partial class ConnectionGate
                 if (_pending.Count >= _maxPending)
                 {
                     ShedOldest(ref shed, 1);
+                    Refusals.On(Metrics.RefusalReason.PendingShed);
                 }
                 _counted++;
                 admitted = new PendingConnection(this, address, socket, _time, Timeout);
@@ -162,7 +173,9 @@ internal sealed partial class ConnectionGate
         List<PendingConnection>? shed = null;
         lock (_lock)
         {
+            var before = _pending.Count;
             ShedOldest(ref shed, Math.Max(1, _pending.Count / 8));
+            Refusals.On(Metrics.RefusalReason.FdLimit, before - _pending.Count);
         }
         Shed(shed, "the process ran out of descriptors");
     }

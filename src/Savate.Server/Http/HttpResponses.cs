@@ -20,6 +20,30 @@ internal static class HttpResponses
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync(message + "\n");
     }
 
+    /// <summary>A 302 to <paramref name="location"/> (a listener sent to a slave); no body, as a player follows it at once.</summary>
+    public static void WriteRedirect(HttpContext context, string location)
+    {
+        context.Response.StatusCode = 302;
+        context.Response.Headers.Location = location;
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers.AccessControlAllowOrigin = "*";
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>The same 302 as <see cref="WriteRedirect"/>, as bytes for the connection-level listener path, which then closes.</summary>
+    public static byte[] RawRedirect(string version, string location)
+    {
+        var text = $"{version} 302 Found\r\n" +
+            $"Location: {location}\r\n" +
+            $"Date: {DateTimeOffset.UtcNow:r}\r\n" +
+            "Cache-Control: no-cache\r\n" +
+            "Access-Control-Allow-Origin: *\r\n" +
+            "Content-Length: 0\r\n" +
+            "Connection: close\r\n" +
+            "\r\n";
+        return System.Text.Encoding.ASCII.GetBytes(text);
+    }
+
     /// <summary>
     /// The same plain-text answer as <see cref="WritePlainAsync"/>, as bytes for the connection-level paths
     /// (raw sources and listeners), which then close the connection.
@@ -46,6 +70,7 @@ internal static class HttpResponses
     {
         100 => "Continue",
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

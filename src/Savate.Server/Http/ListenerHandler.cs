@@ -30,7 +30,14 @@ internal static class ListenerHandler
             }
             timeLimit = decision.TimeLimit;
         }
-        var listener = ListenerAdmission.TryAdmit(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent, out var refusal);
+        // A master may send the listener to a slave instead (server.redirect).
+        var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, new HttpListenerSink(context), RemoteOf(context), context.Request.Headers.UserAgent,
+            mount.Path + context.Request.QueryString.Value, context.Request.Headers.Authorization, out var location, out var refusal);
+        if (location is not null)
+        {
+            HttpResponses.WriteRedirect(context, location);
+            return;
+        }
         if (listener is null)
         {
             await HttpResponses.WritePlainAsync(context, 503, refusal).ConfigureAwait(false);
@@ -50,7 +57,7 @@ internal static class ListenerHandler
                 return;
             }
             context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            CapSendBuffer(context, mount.Server.ListenerSendBuffer);
+            CapSendBuffer(context, registry.ListenerSendBufferFor(mount));
             await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
             // Headers go out now, not with the first media byte: a relay pulling from here (or a
             // player) knows at once that the mount exists while it waits for a keyframe.

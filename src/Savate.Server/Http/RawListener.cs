@@ -50,7 +50,14 @@ internal static class RawListener
                     timeLimit = decision.TimeLimit;
                 }
             }
-            var listener = ListenerAdmission.TryAdmit(registry, mount, sink, remote, head.UserAgent, out var refusal);
+            // A master may send the listener to a slave instead (server.redirect).
+            var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, sink, remote, head.UserAgent,
+                mount.Path + Relaying.SlaveRedirect.QueryOf(head.Target), head.Authorization, out var location, out var refusal);
+            if (location is not null)
+            {
+                await sink.WriteAsync(HttpResponses.RawRedirect("HTTP/1.1", location)).ConfigureAwait(false);
+                return;
+            }
             if (listener is null)
             {
                 await sink.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", 503, refusal, includeBody: !isHead)).ConfigureAwait(false);

@@ -8,7 +8,7 @@ namespace Savate.Server.Http;
 /// client address, mount and status per minute, the repeats counted, so an encoder retrying every second
 /// with a wrong password shows once a minute instead of flooding the log.
 /// </summary>
-internal sealed partial class SourceRefusals(TimeProvider time, ILogger<SourceRefusals> logger)
+internal sealed partial class SourceRefusals(TimeProvider time, ILogger<SourceRefusals> logger, Streaming.MountRegistry? registry = null)
 {
     /// <summary>A refusal of the same address, mount and status is logged at most once per window.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -33,6 +33,15 @@ internal sealed partial class SourceRefusals(TimeProvider time, ILogger<SourceRe
 
     public void OnRefused(string path, string remote, int statusCode, string reason)
     {
+        registry?.Refusals.On(statusCode switch
+        {
+            401 or 403 or 404 => Metrics.RefusalReason.SourceUnauthorized,
+            409 => Metrics.RefusalReason.SourceConflict,
+            415 => Metrics.RefusalReason.SourceUnsupported,
+            503 => Metrics.RefusalReason.DynamicMountLimit,
+            408 => Metrics.RefusalReason.HeadTimeout,
+            _ => Metrics.RefusalReason.BadRequest,
+        });
         if (!_throttle.ShouldLog($"{AddressOf(remote)}|{path}|{statusCode}", out var suppressed))
         {
             return;

@@ -8,7 +8,8 @@ namespace Savate.Server.Http;
 /// GET /admin/streamlist.txt: the Icecast master/slave format (one mount path per line), so that Savate
 /// and Icecast 2.4 slaves can discover this server's mounts. Guarded by server.relay-password (user "relay"); refused (403) when it is unset.
 /// Lists the declared mounts, the relayed ones (a slave is a master for the slaves below it), and the
-/// dynamic ones while they can be played.
+/// dynamic ones while they can be played. A Savate slave's poll may announce its public URL and load
+/// (<see cref="Savate.Relay.SlaveAnnouncement"/>): the slave then joins the set listeners are redirected to.
 /// </summary>
 internal static class StreamListHandler
 {
@@ -24,6 +25,12 @@ internal static class StreamListHandler
         if (!BasicAuth.Matches(context.Request.Headers.Authorization, RelayUser, password))
         {
             return HttpResponses.WritePlainAsync(context, 401, "Relay credentials required (user \"relay\")");
+        }
+        // A slave with a public URL announces it and its load on each poll (server.redirect sends listeners there).
+        var headers = context.Request.Headers;
+        if (Savate.Relay.SlaveAnnouncement.Parse(name => headers.TryGetValue(name, out var v) ? v.ToString() : null) is { } announcement)
+        {
+            registry.Slaves.Announce(announcement);
         }
         var list = new StringBuilder();
         foreach (var mount in registry.Mounts)

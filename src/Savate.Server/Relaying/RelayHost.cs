@@ -22,6 +22,10 @@ internal sealed class RelayHost(MountRegistry registry, ILogger<RelayHost> logge
 
     public int GetListenerCount(string mount) => registry.Find(mount)?.ListenerCount ?? 0;
 
+    public ListenerLoad GetServerLoad() => new(registry.ListenerCount, registry.Config.Server.MaxListeners);
+
+    public int? GetMaxListeners(string mount) => registry.Find(mount)?.Config.MaxListeners;
+
     public async Task WaitForListenersAsync(string mount, CancellationToken cancellationToken)
     {
         var target = registry.GetOrCreateRelayed(mount);

@@ -70,6 +70,7 @@ internal sealed class RelayService(SavateConfig config, MountRegistry registry, 
         ? new MasterOptions
         {
             Url = new Uri(m.Url),
+            PublicUrl = m.PublicUrl is { } publicUrl ? new Uri(publicUrl) : null,
             Username = m.Username,
             Password = m.Password,
             PollInterval = m.PollInterval,

@@ -149,7 +149,7 @@ internal sealed class Listener
         var limit = memoryPressure ? _mount.Config.MaxLag : _mount.Config.EvictLag;
         if (IsWriting && LagMilliseconds > (long)limit.TotalMilliseconds)
         {
-            Evict(ListenerEnd.EvictedLag);
+            Evict(ListenerEnd.EvictedLag, memoryPressure ? EvictionReason.StuckPressure : EvictionReason.Stuck);
             return true;
         }
         return false;
@@ -385,12 +385,12 @@ internal sealed class Listener
         return true;
     }
 
-    private ListenerEnd Evict(ListenerEnd reason)
+    private ListenerEnd Evict(ListenerEnd reason, EvictionReason? why = null)
     {
         Debug.Assert(reason is ListenerEnd.EvictedLag or ListenerEnd.EvictedLapped);
         if (Interlocked.CompareExchange(ref _evicted, (int)reason, 0) == 0)
         {
-            _mount.Stats.OnEviction();
+            _mount.Stats.OnEviction(why ?? (reason == ListenerEnd.EvictedLag ? EvictionReason.Lag : EvictionReason.Lapped));
             StreamingLog.ListenerEvicted(_mount.Logger, Id, _mount.Path,
                 reason == ListenerEnd.EvictedLag ? $"more than {_mount.Config.EvictLag.TotalSeconds:0.###} s late ({LagMilliseconds} ms)" : "lapped by the ring");
             _sink.Abort();

@@ -404,6 +404,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
             _source = null;
             _liveIngest = null;
             _liveWaiting = false;
+            Stats.OnSourceEnded(source.End);
             // Refused before it streamed: the unlisted dynamic mount made for it goes at once (no grace, no listener).
             _retired = IsDynamic && !_accepted;
             if (!_retired)
@@ -626,11 +627,12 @@ internal sealed class Mount : IIngestTarget, IDisposable
 
     private sealed record ActiveFallback(IContainerIngest Ingest, CancellationTokenSource Stop, Task Task);
 
-    public bool TryAddListener(Listener listener)
+    /// <summary>Adds a listener unless the mount is disposed or at its max-listeners (<paramref name="ignoreLimit"/>: a slave's relay pull).</summary>
+    public bool TryAddListener(Listener listener, bool ignoreLimit = false)
     {
         lock (_lock)
         {
-            if (_disposed || (Config.MaxListeners is { } max && _listeners.Count >= max))
+            if (_disposed || (!ignoreLimit && Config.MaxListeners is { } max && _listeners.Count >= max))
             {
                 return false;
             }

@@ -28,6 +28,7 @@ internal sealed class MountRegistry : IDisposable
         _logger = loggerFactory.CreateLogger("Savate.Mounts");
         SourceGuard = new SourceGuard(() => Config.Server.PartialInputBudget, time);
         TcpMemory = new TcpMemoryMonitor(time);
+        Slaves = new Relaying.SlaveSet(time, loggerFactory.CreateLogger("Savate.Slaves"));
         foreach (var mountConfig in config.Mounts)
         {
             _mounts[mountConfig.Path] = CreateMount(mountConfig, isDynamic: false);
@@ -44,6 +45,12 @@ internal sealed class MountRegistry : IDisposable
     public TimeProvider Time { get; }
 
     public SlicePool Pool { get; }
+
+    /// <summary>The slaves listeners may be redirected to (<c>server.redirect</c>), as their polls announce them.</summary>
+    public Relaying.SlaveSet Slaves { get; }
+
+    /// <summary>Refused connections by reason, and redirects (metrics).</summary>
+    public Metrics.RefusalCounters Refusals { get; } = new();
 
     /// <summary>The kernel's TCP memory: under pressure, non-readers are evicted earlier and new listeners get smaller buffers.</summary>
     public TcpMemoryMonitor TcpMemory { get; set; }
@@ -138,10 +145,10 @@ internal sealed class MountRegistry : IDisposable
         }
     }
 
-    /// <summary>Counts a listener against server.max-listeners; false when full.</summary>
-    public bool TryAcquireListenerSlot()
+    /// <summary>Counts a listener against server.max-listeners; false when full (never with <paramref name="ignoreLimit"/>: a slave's relay pull).</summary>
+    public bool TryAcquireListenerSlot(bool ignoreLimit = false)
     {
-        var max = Config.Server.MaxListeners;
+        var max = ignoreLimit ? int.MaxValue : Config.Server.MaxListeners;
         while (true)
         {
             var current = Volatile.Read(ref _listeners);

@@ -7,7 +7,8 @@ internal sealed class MountStats
     private long _bytesIn;
     private long _bytesOutClosed;
     private long _skips;
-    private long _evictions;
+    private readonly long[] _evictions = new long[EvictionReasons.Length];
+    private readonly long[] _sourceEnds = new long[SourceEndReasons.Length];
     private long _sourceConnections;
     private long _listenerConnections;
     private long _lastKeyframeTime = long.MinValue;
@@ -23,7 +24,33 @@ internal sealed class MountStats
 
     public long Skips => Interlocked.Read(ref _skips);
 
-    public long Evictions => Interlocked.Read(ref _evictions);
+    /// <summary>Every eviction, whatever its reason.</summary>
+    public long Evictions
+    {
+        get
+        {
+            long sum = 0;
+            for (var i = 0; i < _evictions.Length; i++)
+            {
+                sum += Interlocked.Read(ref _evictions[i]);
+            }
+            return sum;
+        }
+    }
+
+    /// <summary>The <c>reason</c> tag of each <see cref="EvictionReason"/>, in enum order.</summary>
+    public static readonly string[] EvictionReasons = ["evict-lag", "lapped", "stuck", "stuck-tcp-pressure"];
+
+    /// <summary>
+    /// The <c>reason</c> tag of each way a source's session ends (<see cref="SourceEnd"/> in enum order), then
+    /// <c>refused</c>: claimed the mount but never streamed (not FLV/TS after sniffing, nothing sent in time).
+    /// </summary>
+    public static readonly string[] SourceEndReasons = ["completed", "timed-out", "bad-data", "connection-lost", "cancelled", "over-limit", "refused"];
+
+    public long EvictionsFor(EvictionReason reason) => Interlocked.Read(ref _evictions[(int)reason]);
+
+    /// <summary>Sources gone, by <see cref="SourceEndReasons"/> index.</summary>
+    public long SourceEndsAt(int index) => Interlocked.Read(ref _sourceEnds[index]);
 
     public long SourceConnections => Interlocked.Read(ref _sourceConnections);
 
@@ -68,7 +95,10 @@ internal sealed class MountStats
 
     public void OnSkip() => Interlocked.Increment(ref _skips);
 
-    public void OnEviction() => Interlocked.Increment(ref _evictions);
+    public void OnEviction(EvictionReason reason) => Interlocked.Increment(ref _evictions[(int)reason]);
+
+    /// <summary>A source let go of the mount; null: it never streamed.</summary>
+    public void OnSourceEnded(SourceEnd? end) => Interlocked.Increment(ref _sourceEnds[end is { } e ? (int)e : SourceEndReasons.Length - 1]);
 
     public void OnSourceConnected() => Interlocked.Increment(ref _sourceConnections);
 
@@ -87,4 +117,17 @@ internal sealed class MountStats
         _rateWindowBytes = 0;
         _rateWindowStart = now;
     }
+}
+
+/// <summary>Why a listener was evicted (metrics tag <c>reason</c>, <see cref="MountStats.EvictionReasons"/>).</summary>
+internal enum EvictionReason
+{
+    /// <summary>Later than evict-lag at its own lag check.</summary>
+    Lag,
+    /// <summary>Lapped by the ring: the data it needed was gone.</summary>
+    Lapped,
+    /// <summary>Stuck in a write (its peer stopped reading) for longer than evict-lag.</summary>
+    Stuck,
+    /// <summary>Stuck in a write for longer than max-lag while the kernel's TCP memory was under pressure.</summary>
+    StuckPressure,
 }

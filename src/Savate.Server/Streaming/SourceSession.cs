@@ -90,8 +90,18 @@ internal sealed class SourceSession(Mount mount, string remote, string? userAgen
         }
     }
 
+    /// <summary>How the session ended, once <see cref="RunAsync"/> returned; null before (or if it never ran).</summary>
+    public SourceEnd? End { get; private set; }
+
     /// <summary>Reads the body into the mount until it ends. The caller has claimed the mount and fixed the format.</summary>
     public async Task<SourceResult> RunAsync(PipeReader body, MountFormat format, CancellationToken cancellationToken)
+    {
+        var result = await RunSessionAsync(body, format, cancellationToken).ConfigureAwait(false);
+        End = result.End;
+        return result;
+    }
+
+    private async Task<SourceResult> RunSessionAsync(PipeReader body, MountFormat format, CancellationToken cancellationToken)
     {
         Format = format;
         var ingest = ContainerIngest.Create(Mount, format);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Savate.Server.Streaming;
 using Savate.Server.Tests.Infrastructure;
 using Xunit;
 
@@ -81,7 +82,122 @@ public sealed partial class MetricsTests
     }
 
     [Fact]
-    public async Task Scrape_AttributesAreMountOnly()
+    public async Task Scrape_RefusalsEvictionSourceDropAndRelayState_CountedByReason()
+    {
+        await using var server = await TestServer.StartAsync("""
+            server:
+              source-password: change-me
+              max-listeners: 1
+              listener-send-buffer: 16KiB
+            mounts:
+              - path: /metrics-live.flv
+                format: flv
+                max-lag: 500ms
+                evict-lag: 1s
+              - path: /metrics-idle.ts
+                format: mpegts
+            relays:
+              - mount: /metrics-relay.flv
+                upstreams: ["http://127.0.0.1:1/nowhere.flv"]
+                on-demand: false
+            """);
+        var mount = server.Registry.Find("/metrics-live.flv")!;
+        var push = Ffmpeg.PushFlvChunkedPost(server.SourceUrl("/metrics-live.flv"));
+        try
+        {
+            await LiveFanOutTests.WaitForMediaAsync(server, "/metrics-live.flv", mediaMs: 1000);
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+            // A listener that never reads takes the one slot, and is evicted.
+            await using var stalled = await RawHttp.ConnectAsync(server.Port, receiveBuffer: 4096);
+            await stalled.SendAsync("GET /metrics-live.flv HTTP/1.1\r\nHost: x\r\n\r\n");
+            await Wait.UntilAsync(() => mount.ListenerCount == 1, TimeSpan.FromSeconds(10), "the stalled listener");
+            // Meanwhile: the server is full (max-listeners), and a mount without a source refuses (no-source).
+            using (var full = await client.GetAsync(server.Url("/metrics-live.flv"), HttpCompletionOption.ResponseHeadersRead))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, full.StatusCode);
+            }
+            await Wait.UntilAsync(() => mount.Stats.Evictions == 1, TimeSpan.FromSeconds(30), "the stalled listener to be evicted");
+            using (var idle = await client.GetAsync(server.Url("/metrics-idle.ts"), HttpCompletionOption.ResponseHeadersRead))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, idle.StatusCode);
+            }
+            // The source goes: one drop.
+            push.Dispose();
+            await Wait.UntilAsync(() => mount.Source is null, TimeSpan.FromSeconds(10), "the source to leave");
+
+            var evictedFor = MountStats.EvictionReasons[Enumerable.Range(0, MountStats.EvictionReasons.Length).Single(i => mount.Stats.EvictionsFor((EvictionReason)i) == 1)];
+            Assert.Contains(evictedFor, new[] { "evict-lag", "stuck" });
+            string scrape = "";
+            await WaitAsync(async () =>
+            {
+                scrape = await client.GetStringAsync(server.Url("/metrics"));
+                return Value(scrape, "savate_mount_source_drops_total", "/metrics-live.flv", ("reason", null)) == 1;
+            }, "the source drop in a scrape");
+            await CheckWithPromtoolAsync(scrape);
+
+            Assert.Equal(1, Value(scrape, "savate_mount_evictions_total", "/metrics-live.flv", ("reason", evictedFor)));
+            Assert.Equal(1, Value(scrape, "savate_mount_evictions_total", "/metrics-live.flv", ("reason", null)));
+            Assert.Equal(0, Value(scrape, "savate_mount_evictions_total", "/metrics-live.flv", ("reason", "lapped")));
+            Assert.Equal(mount.Stats.Skips, Value(scrape, "savate_mount_skips_total", "/metrics-live.flv", ("reason", "max-lag")));
+            Assert.Equal(1, Value(scrape, "savate_connections_refused_total", null, ("reason", "max-listeners")));
+            Assert.Equal(1, Value(scrape, "savate_connections_refused_total", null, ("reason", "no-source")));
+            Assert.Equal(0, Value(scrape, "savate_connections_refused_total", null, ("reason", "mount-full")));
+            Assert.Equal(1, Value(scrape, "savate_mount_source_connections_total", "/metrics-live.flv"));
+            var droppedFor = MountStats.SourceEndReasons[Enumerable.Range(0, MountStats.SourceEndReasons.Length).Single(i => mount.Stats.SourceEndsAt(i) == 1)];
+            Assert.Equal(1, Value(scrape, "savate_mount_source_drops_total", "/metrics-live.flv", ("reason", droppedFor)));
+            Assert.Equal(0, Value(scrape, "savate_mount_source_drops_total", "/metrics-live.flv", ("reason", "bad-data")));
+            Assert.Equal(0, Value(scrape, "savate_listeners_redirected_total", null));
+
+            // The relay that can never connect: exactly one state at 1, and not streaming.
+            Assert.Equal(1, Value(scrape, "savate_relay_state", "/metrics-relay.flv", ("state", null)));
+            Assert.Equal(0, Value(scrape, "savate_relay_state", "/metrics-relay.flv", ("state", "streaming")));
+            Assert.Equal(0, Value(scrape, "savate_relay_streaming", "/metrics-relay.flv"));
+            Assert.Equal(0, Value(scrape, "savate_relay_reconnects_total", "/metrics-relay.flv"));
+        }
+        finally
+        {
+            push.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Scrape_MovedListener_CountsOnItsDestination()
+    {
+        await using var server = await TestServer.StartAsync("""
+            server:
+              source-password: change-me
+              admin-password: admin-secret
+            mounts:
+              - path: /metrics-a.flv
+                format: flv
+              - path: /metrics-b.flv
+                format: flv
+            """);
+        var a = server.Registry.Find("/metrics-a.flv")!;
+        var b = server.Registry.Find("/metrics-b.flv")!;
+        using var sourceA = Ffmpeg.PushFlvChunkedPost(server.SourceUrl(a.Path));
+        using var sourceB = Ffmpeg.PushFlvChunkedPost(server.SourceUrl(b.Path));
+        await Wait.UntilAsync(() => a.Headers is not null && b.Headers is not null, TimeSpan.FromSeconds(20), "both sources' first keyframes");
+        using var curl = RunningProcess.Start("curl", ["-sS", "-N", "-o", "/dev/null", server.Url(a.Path).ToString()]);
+        await Wait.UntilAsync(() => a.SnapshotListeners().Any(l => l.BytesSent > 0), TimeSpan.FromSeconds(20), "the listener on " + a.Path);
+
+        using var client = new HttpClient { BaseAddress = server.BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String("admin:admin-secret"u8.ToArray()));
+        using var moved = await client.PostAsync($"/admin/move?mount={a.Path}&destination={b.Path}", null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, moved.StatusCode);
+        await Wait.UntilAsync(() => a.ListenerCount == 0, TimeSpan.FromSeconds(10), "the listener to leave " + a.Path);
+
+        await WaitAsync(async () =>
+        {
+            var scrape = await client.GetStringAsync("/metrics");
+            return Value(scrape, "savate_mount_listeners", b.Path) == 1 && Value(scrape, "savate_mount_listeners", a.Path) == 0;
+        }, "the moved listener on its destination's gauge");
+        Assert.Equal(1, Value(await client.GetStringAsync("/metrics"), "savate_listeners", mount: null));
+    }
+
+    [Fact]
+    public async Task Scrape_AttributesAreMountReasonAndStateOnly()
     {
         await using var server = await TestServer.StartAsync(Config);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -93,7 +209,7 @@ public sealed partial class MetricsTests
             var labels = LabelNames().Matches(line).Select(m => m.Groups[1].Value)
                 .Where(name => name is not ("otel_scope_name" or "otel_scope_version" or "otel_scope_schema_url"))
                 .ToList();
-            Assert.True(labels.All(name => name == "mount"), $"only the mount label: {line}");
+            Assert.True(labels.All(name => name is "mount" or "reason" or "state"), $"only the mount, reason and state labels: {line}");
         }
     }
 
@@ -124,6 +240,28 @@ public sealed partial class MetricsTests
             }
             await Task.Delay(250);
         }
+    }
+
+    /// <summary>
+    /// The value of a sample: <paramref name="name"/> with mount="<paramref name="mount"/>" (or no mount label) and
+    /// <paramref name="label"/>'s value; a label with a null value sums the samples over that label's values.
+    /// </summary>
+    private static double Value(string scrape, string name, string? mount, (string Name, string? Value) label)
+    {
+        double sum = 0;
+        var found = false;
+        foreach (var line in scrape.Split('\n'))
+        {
+            if (!line.StartsWith(name + "{", StringComparison.Ordinal)
+                || (mount is null ? line.Contains("mount=\"", StringComparison.Ordinal) : !line.Contains($"mount=\"{mount}\"", StringComparison.Ordinal))
+                || !line.Contains(label.Value is null ? $"{label.Name}=\"" : $"{label.Name}=\"{label.Value}\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            found = true;
+            sum += double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        return found ? sum : throw new Xunit.Sdk.XunitException($"No sample {name} for mount {mount ?? "(none)"} and {label.Name}={label.Value ?? "*"} in:\n{scrape}");
     }
 
     /// <summary>The value of a sample: <paramref name="name"/> with mount="<paramref name="mount"/>" (or no mount label).</summary>
