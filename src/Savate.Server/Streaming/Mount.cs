@@ -26,6 +26,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
     private readonly object _publishLock = new();
     private readonly HashSet<Listener> _listeners = [];
     private readonly FlushScheduler _flush;
+    private readonly MountShare[] _shares;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<Mount>? _onIdle;
@@ -67,7 +68,9 @@ internal sealed class Mount : IIngestTarget, IDisposable
         _logger = logger;
         _onIdle = onIdle;
         Ring = new Ring((long)config.Buffer.TotalMilliseconds, config.BufferBytes);
-        _flush = new FlushScheduler(Signal, time, server.FlushInterval);
+        _flush = new FlushScheduler(Signal, time, server.FlushInterval, SendLoops.Shared.Pacer, server.MaxFlushInterval);
+        _shares = SendLoops.Shared.CreateShares(this);
+        Signal.OnSet = RequestFlush;
         _selector = new FeedSelector(time);
         _isFallbackAvailable = IsFallbackAvailable;
     }
@@ -246,6 +249,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
         Ring.BufferMilliseconds = (long)config.Buffer.TotalMilliseconds;
         Ring.MaxBytes = config.BufferBytes;
         _flush.Interval = server.FlushInterval;
+        _flush.MaxInterval = server.MaxFlushInterval;
         if (startTimer)
         {
             Start();
@@ -625,6 +629,21 @@ internal sealed class Mount : IIngestTarget, IDisposable
     }
 
     private sealed record ActiveFallback(IContainerIngest Ingest, CancellationTokenSource Stop, Task Task);
+
+    /// <summary>The send-loop share a listener with <paramref name="id"/> is driven by (<see cref="SendLoops"/>).</summary>
+    public MountShare ShareFor(long id) => _shares[(int)((ulong)id % (ulong)_shares.Length)];
+
+    /// <summary>The flush interval in effect (stretched under load).</summary>
+    public TimeSpan FlushInterval => _flush.CurrentInterval;
+
+    // A flush (or a state change) for the listeners on the send loops: each loop walks its share.
+    private void RequestFlush()
+    {
+        foreach (var share in _shares)
+        {
+            share.RequestFlush();
+        }
+    }
 
     public bool TryAddListener(Listener listener)
     {
