@@ -37,6 +37,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         var self = Environment.ProcessId;
         using var stop = new CancellationTokenSource();
 
+        var listenOverflows0 = ProcStats.ListenOverflows();
         // Source first: listeners need a keyframe in the ring.
         var source = new SyntheticSource(Options, endpoint);
         var sourceTask = Options.NoSource ? Task.CompletedTask : Task.Run(() => source.RunAsync(stop.Token));
@@ -210,6 +211,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
         _serverEvictionFirstS = firstEviction;
         _serverEvictionAllS = allEvicted;
 
+        _listenOverflows = ProcStats.ListenOverflows() - listenOverflows0;
         return Report(clients, warnings, slowCount, joinSeconds, steadySeconds, runSeconds, s1,
             source, sourceBytes1 - sourceBytes0, status,
             (serverCpuS1 - serverCpuS0) / steadySeconds, (serverCpu1 - serverCpu0) / runSeconds,
@@ -386,9 +388,13 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
                 ["bytes_in"] = mount["bytes_in"]?.DeepClone(),
                 ["bytes_out"] = mount["bytes_out"]?.DeepClone(),
             },
+            ["listen_overflows"] = _listenOverflows,
             ["warnings"] = warnings,
         };
     }
+
+    // TcpExt ListenOverflows over the whole run (machine-wide): connections the kernel dropped because an accept queue was full.
+    private long _listenOverflows;
 
     private readonly JsonArray _evictionSeries = [];
     private double _serverEvictionFirstS = double.NaN;

@@ -76,6 +76,7 @@ static void PrintTable(JsonObject r)
         ("machine busy / irq / other", $"{V("machine_busy_cores_steady")} / {V("machine_irq_cores_steady")} / {V("machine_other_cores_steady")} cores"),
         ("other processes (cores)", $"{V("other_processes_cores_steady")} {r["other_processes_top"]?.ToJsonString()}"),
         ("server status (mount)", r["server_mount_status"]?.ToJsonString() ?? "-"),
+        ("accept-queue overflows (TcpExt)", V("listen_overflows")),
     };
     Console.WriteLine();
     foreach (var (name, value) in rows)

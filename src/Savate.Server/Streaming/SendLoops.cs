@@ -251,23 +251,31 @@ internal sealed class MountShare
 /// </summary>
 internal sealed class FlushPacer
 {
-    private static readonly long s_window = Stopwatch.Frequency / 4;
     private readonly long[] _busy;
     private readonly Lock _lock = new();
-    private long _windowStart = Stopwatch.GetTimestamp();
+    private readonly TimeProvider _time;
+    private readonly long _window;
+    private long _windowStart;
     private double _factor = 1;
-    private long _base = Stopwatch.Frequency * 40 / 1000;
-    private long _max = Stopwatch.Frequency / 4;
+    private double _ceiling = 250.0 / 40;
 
-    public FlushPacer(int loops) => _busy = new long[loops];
+    /// <param name="loops">How many loops report.</param>
+    /// <param name="time">The clock busy times are measured with (its timestamps).</param>
+    public FlushPacer(int loops, TimeProvider? time = null)
+    {
+        _busy = new long[loops];
+        _time = time ?? TimeProvider.System;
+        _window = _time.TimestampFrequency / 4;
+        _windowStart = _time.GetTimestamp();
+    }
 
-    /// <summary>The configured bounds (server-wide keys).</summary>
+    /// <summary>The configured bounds (server-wide keys): the stretch never exceeds their ratio.</summary>
     public void Configure(TimeSpan flushInterval, TimeSpan maxFlushInterval)
     {
         lock (_lock)
         {
-            _base = (long)(flushInterval.TotalSeconds * Stopwatch.Frequency);
-            _max = Math.Max(_base, (long)(maxFlushInterval.TotalSeconds * Stopwatch.Frequency));
+            _ceiling = flushInterval <= TimeSpan.Zero ? 1 : Math.Max(1, maxFlushInterval / flushInterval);
+            _factor = Math.Min(_factor, _ceiling);
         }
     }
 
@@ -276,7 +284,7 @@ internal sealed class FlushPacer
     {
         get
         {
-            Evaluate(Stopwatch.GetTimestamp());
+            Evaluate(_time.GetTimestamp());
             return Volatile.Read(ref _factor);
         }
     }
@@ -288,22 +296,23 @@ internal sealed class FlushPacer
         return factor <= 1 ? baseInterval : Math.Min(Math.Max(baseInterval, maxInterval), (long)(baseInterval * factor));
     }
 
+    /// <summary>A loop spent <paramref name="busyTicks"/> (timestamps of the pacer's clock) walking.</summary>
     public void Report(int loop, long busyTicks)
     {
         Interlocked.Add(ref _busy[loop], busyTicks);
-        Evaluate(Stopwatch.GetTimestamp());
+        Evaluate(_time.GetTimestamp());
     }
 
     private void Evaluate(long now)
     {
-        if (now - Volatile.Read(ref _windowStart) < s_window)
+        if (now - Volatile.Read(ref _windowStart) < _window)
         {
             return;
         }
         lock (_lock)
         {
             var elapsed = now - _windowStart;
-            if (elapsed < s_window)
+            if (elapsed < _window)
             {
                 return;
             }
@@ -315,14 +324,14 @@ internal sealed class FlushPacer
             _windowStart = now;
             var load = (double)busiest / elapsed;
             var factor = _factor;
-            var ceiling = (double)_max / Math.Max(1, _base);
             if (load > 0.5)
             {
-                factor = Math.Min(ceiling, factor * load / 0.4);
+                factor = Math.Min(_ceiling, factor * load / 0.4);
             }
             else if (load < 0.25)
             {
-                factor = Math.Max(1, factor * 0.8);
+                // A fifth less per quarter second that passed (a long quiet spell undoes the stretch at once).
+                factor = Math.Max(1, factor * Math.Pow(0.8, Math.Min(64, (double)elapsed / _window)));
             }
             Volatile.Write(ref _factor, factor);
         }
