@@ -29,7 +29,7 @@ internal sealed class HlsRun(Options options, IPEndPoint sourceEndpoint)
     public async Task<JsonObject> RunAsync()
     {
         using var stop = new CancellationTokenSource();
-        var source = new SyntheticSource(options, sourceEndpoint);
+        var source = new SourceSet(options, sourceEndpoint);
         var sourceTask = options.NoSource ? Task.CompletedTask : Task.Run(() => source.RunAsync(stop.Token));
         // Segments need a few keyframes first.
         await Task.Delay(options.Lead + TimeSpan.FromSeconds(2 * options.Gop.TotalSeconds)).ConfigureAwait(false);

@@ -35,6 +35,8 @@ internal sealed class Options
     public string Label { get; private set; } = "";
     /// <summary>HLS clients instead of HTTP-FLV/TS listeners (<see cref="HlsRun"/>): <see cref="Listeners"/> of them poll {url}/index.m3u8.</summary>
     public bool Hls { get; private set; }
+    /// <summary>Mounts, each with its own source at the full bitrate; listeners are spread over them (see <see cref="SourceSet"/>).</summary>
+    public int Mounts { get; private set; } = 1;
     /// <summary>Where the source pushes, when it is not <see cref="Url"/> (HLS through a cache in front of the origin).</summary>
     public Uri? SourceUrl { get; private set; }
     /// <summary>A cache's processes (nginx workers), whose CPU is reported beside the origin's.</summary>
@@ -71,6 +73,7 @@ internal sealed class Options
                 case "--status-url": o.StatusUrl = Next(); break;
                 case "--label": o.Label = Next(); break;
                 case "--hls": o.Hls = true; break;
+                case "--mounts": o.Mounts = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--source-url": o.SourceUrl = new Uri(Next()); break;
                 case "--proxy-pids": o.ProxyPids.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
@@ -89,7 +92,8 @@ internal sealed class Options
         "       --duration 30s --join-rate 1000 [--slow-fraction 0.1 --slow-rate 10k] [--server-pid PID]\n" +
         "       [--format flv|ts] [--source-password change-me] [--source-method post-chunked|put] [--no-source]\n" +
         "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]\n" +
-        "       [--hls [--source-url URL] [--proxy-pids PID,PID]]: HLS clients polling {url}/index.m3u8";
+        "       [--hls [--source-url URL] [--proxy-pids PID,PID]]: HLS clients polling {url}/index.m3u8\n" +
+        "       [--mounts M]: M mounts (/load-0.flv ...), each with its own source; listeners spread over them";
 
     /// <summary>k/M/G are decimal here (a bitrate of 1M is 10^6 bit/s, a slow rate of 10k is 10^4 B/s).</summary>
     public static long ParseSize(string text, bool decimalUnits)
