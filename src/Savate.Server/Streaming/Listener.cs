@@ -328,7 +328,8 @@ internal sealed class Listener
     internal void OnDirectSendCompleted(bool ok)
     {
         FinishDirectSend(ok);
-        _share!.Revisit(this);
+        // Null only when the listener already left after a fault (Fail): nothing to rejoin.
+        Volatile.Read(ref _share)?.Revisit(this);
     }
 
     private void FinishDirectSend(bool ok)
@@ -346,6 +347,17 @@ internal sealed class Listener
             Volatile.Write(ref _failed, 1);
         }
         Volatile.Write(ref _parked, 0);
+    }
+
+    /// <summary>On the send loop's thread, after a fault in <see cref="Pump"/>: the connection is closed and the listener ends.</summary>
+    internal void Fail()
+    {
+        _endReason = ListenerEnd.ClientGone;
+        if (Volatile.Read(ref _parked) == 0)
+        {
+            ReleaseHeld();
+        }
+        _sink.Abort();
     }
 
     /// <summary>On the send loop's thread, once the listener left its share: <see cref="RunAsync"/> returns.</summary>

@@ -108,7 +108,8 @@ internal sealed class SendLoop
     {
         while (true)
         {
-            Volatile.Write(ref _sleeping, 1);
+            // A full fence between saying so and looking: a producer enqueues, then reads _sleeping.
+            Interlocked.Exchange(ref _sleeping, 1);
             if (_ready.IsEmpty)
             {
                 _wake.WaitOne();
@@ -162,15 +163,17 @@ internal sealed class MountShare
 
     public SendLoop Loop { get; }
 
-    /// <summary>Listeners on this share (the loop's count; approximate from other threads).</summary>
-    public int Count => Volatile.Read(ref _count);
+    /// <summary>Listeners handed to this share and not yet ended.</summary>
+    public int Count => Volatile.Read(ref _members);
 
-    private int _count;
+    // Counted up before a listener is queued and down once it has left the list: a flush is never skipped
+    // while a listener is on its way in.
+    private int _members;
 
     /// <summary>A flush: every listener of the share gets what is pending.</summary>
     public void RequestFlush()
     {
-        if (Volatile.Read(ref _count) == 0 && _incoming.IsEmpty)
+        if (Volatile.Read(ref _members) == 0)
         {
             return;
         }
@@ -180,6 +183,7 @@ internal sealed class MountShare
 
     public void Add(Listener listener)
     {
+        Interlocked.Increment(ref _members);
         _incoming.Enqueue(listener);
         Loop.Schedule(this);
     }
@@ -219,13 +223,25 @@ internal sealed class MountShare
                 }
             }
         }
-        Volatile.Write(ref _count, _listeners.Count);
         return work;
     }
 
     private int Pump(Listener listener)
     {
-        var sends = listener.Pump(out var ended);
+        int sends;
+        bool ended;
+        try
+        {
+            sends = listener.Pump(out ended);
+        }
+        catch (Exception e)
+        {
+            // A bug must cost one listener, not the share: it is closed and leaves.
+            Trace.TraceError($"savate: listener {listener.Id} on {Mount.Path}: {e}");
+            listener.Fail();
+            sends = 0;
+            ended = true;
+        }
         if (ended)
         {
             var index = listener.ShareIndex;
@@ -237,6 +253,7 @@ internal sealed class MountShare
             }
             _listeners.RemoveAt(last);
             listener.ShareIndex = -1;
+            Interlocked.Decrement(ref _members);
             listener.CompleteDirect();
         }
         return sends + 1;
