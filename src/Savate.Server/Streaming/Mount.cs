@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
@@ -484,10 +485,10 @@ internal sealed class Mount : IIngestTarget, IDisposable
         switch (decision.Action)
         {
             case FeedAction.PlayLive:
-                StopFallback();
-                SwitchTo(before, "live");
-                _liveIngest!.Activate();
-                return (null, _playing, null);
+                // Not reached: Evaluate calls the live source ready only while it plays (a live source starts at its
+                // first keyframe, in TryGoLive), so the selector keeps it. Nothing to do if it ever were.
+                Debug.Fail("PlayLive decided by Evaluate");
+                return (null, null, null);
             case FeedAction.PlayFallback:
                 StopFallback();
                 var start = StartFallback(decision.FallbackIndex, before);
