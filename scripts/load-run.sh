@@ -42,9 +42,18 @@ case "$scenario" in
   5k-join) args=(--listeners 5000 --join-rate 1000 --duration "${DURATION:-30s}") ;;
   slow)    args=(--listeners 1000 --join-rate 1000 --slow-fraction 0.1 --slow-rate 10k --duration "${DURATION:-40s}") ;;
   smoke)   args=(--listeners 100 --join-rate 100 --duration "${DURATION:-10s}") ;;
+  19k)     args=(--listeners 19000 --join-rate 2000 --duration "${DURATION:-40s}") ;;
+  mounts)  MOUNTS=1000; args=(--mounts 1000 --listeners 5000 --join-rate 1000 --bitrate 250k --duration "${DURATION:-40s}") ;;
+  sources) MOUNTS=500; args=(--mounts 500 --listeners 500 --join-rate 500 --bitrate 250k --duration "${DURATION:-30s}") ;;
   custom)  args=() ;;
-  *) echo "unknown scenario $scenario (10k, 5k-join, slow, smoke, custom)" >&2; exit 2 ;;
+  *) echo "unknown scenario $scenario (10k, 5k-join, 19k, slow, mounts, sources, smoke, custom)" >&2; exit 2 ;;
 esac
+# Multi-mount runs (--mounts M): the mounts are declared, so the shipped max-dynamic-mounts stays as it is.
+if [ -n "${MOUNTS:-}" ]; then
+  for i in $(seq 0 $((MOUNTS - 1))); do
+    printf '  - path: /load-%s.%s\n    format: %s\n' "$i" "$ext" "$([ "$FORMAT" = ts ] && echo mpegts || echo flv)" >> "$config"
+  done
+fi
 
 dotnet "$server_dll" --config "$config" > "$OUT/server-$scenario-$FORMAT.log" 2>&1 &
 server=$!

@@ -81,38 +81,5 @@ public static class SampleData
     }
 
     /// <summary>The buffer cut into segments of <paramref name="segmentSize"/> bytes, as a socket's reads would give it.</summary>
-    public static ReadOnlySequence<byte> Segmented(byte[] data, int segmentSize)
-    {
-        Segment? first = null;
-        Segment? last = null;
-        for (var offset = 0; offset < data.Length; offset += segmentSize)
-        {
-            var memory = data.AsMemory(offset, Math.Min(segmentSize, data.Length - offset));
-            if (first is null)
-            {
-                first = last = new Segment(memory, 0);
-            }
-            else
-            {
-                last = last!.Append(memory);
-            }
-        }
-        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Segmented(byte[] data, int segmentSize) => Savate.TestSupport.Sequences.Split(data, segmentSize);
 }

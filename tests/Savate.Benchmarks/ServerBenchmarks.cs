@@ -83,17 +83,21 @@ public class FanOutBenchmarks
     private Task[] _listeners = [];
     private long _time;
 
-    [Params(100, 1000)]
+    [Params(100, 1000, 5000)]
     public int N { get; set; }
 
     [Params(false, true)]
     public bool CancellableToken { get; set; }
 
+    /// <summary>True: the listeners are on a direct sink, driven by the send loops (bare sockets); false: each its own async loop (Kestrel, TLS, tests).</summary>
+    [Params(false, true)]
+    public bool SendLoops { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         _mount = Mounts.Create();
-        _sink = new DiscardSink();
+        _sink = SendLoops ? new DirectDiscardSink() : new DiscardSink();
         _stop = new CancellationTokenSource();
         var token = CancellableToken ? _stop.Token : CancellationToken.None;
         Append(keyframe: true);
@@ -132,9 +136,21 @@ public class FanOutBenchmarks
         _mount.Ring.Append(slice);
     }
 
-    private sealed class DiscardSink : IListenerSink
+    /// <summary>A bare socket's sink as the send loops see it: every send taken at once.</summary>
+    private sealed class DirectDiscardSink : DiscardSink, IDirectListenerSink
+    {
+        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+        {
+            Count();
+            return DirectSendResult.Done;
+        }
+    }
+
+    private class DiscardSink : IListenerSink
     {
         private long _writes;
+
+        protected void Count() => Interlocked.Increment(ref _writes);
 
         public long Writes => Volatile.Read(ref _writes);
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Savate.TestSupport;
 
 namespace Savate.Fuzz;
 
@@ -20,34 +21,5 @@ internal static class Segments
     }
 
     /// <summary>The bytes as a sequence of segments of <paramref name="size"/> bytes (the last may be shorter).</summary>
-    public static ReadOnlySequence<byte> Split(ReadOnlyMemory<byte> data, int size)
-    {
-        if (data.Length <= size)
-        {
-            return new ReadOnlySequence<byte>(data);
-        }
-        var first = new Segment(data[..size], 0);
-        var last = first;
-        for (var offset = size; offset < data.Length; offset += size)
-        {
-            last = last.Append(data.Slice(offset, Math.Min(size, data.Length - offset)));
-        }
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Split(ReadOnlyMemory<byte> data, int size) => Sequences.Split(data, size);
 }

@@ -33,6 +33,14 @@ internal sealed class Options
     public string? JsonOut { get; private set; }
     public string? StatusUrl { get; private set; }
     public string Label { get; private set; } = "";
+    /// <summary>HLS clients instead of HTTP-FLV/TS listeners (<see cref="HlsRun"/>): <see cref="Listeners"/> of them poll {url}/index.m3u8.</summary>
+    public bool Hls { get; private set; }
+    /// <summary>Mounts, each with its own source at the full bitrate; listeners are spread over them (see <see cref="SourceSet"/>).</summary>
+    public int Mounts { get; private set; } = 1;
+    /// <summary>Where the source pushes, when it is not <see cref="Url"/> (HLS through a cache in front of the origin).</summary>
+    public Uri? SourceUrl { get; private set; }
+    /// <summary>A cache's processes (nginx workers), whose CPU is reported beside the origin's.</summary>
+    public List<int> ProxyPids { get; } = [];
 
     public static Options Parse(string[] args)
     {
@@ -64,6 +72,10 @@ internal sealed class Options
                 case "--json-out": o.JsonOut = Next(); break;
                 case "--status-url": o.StatusUrl = Next(); break;
                 case "--label": o.Label = Next(); break;
+                case "--hls": o.Hls = true; break;
+                case "--mounts": o.Mounts = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--source-url": o.SourceUrl = new Uri(Next()); break;
+                case "--proxy-pids": o.ProxyPids.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option {key}\n{Usage}");
             }
@@ -79,7 +91,9 @@ internal sealed class Options
         "usage: Savate.LoadTest --url http://127.0.0.1:8000/load.flv --listeners 5000 --bitrate 1M --fps 25 --gop 2s\n" +
         "       --duration 30s --join-rate 1000 [--slow-fraction 0.1 --slow-rate 10k] [--server-pid PID]\n" +
         "       [--format flv|ts] [--source-password change-me] [--source-method post-chunked|put] [--no-source]\n" +
-        "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]";
+        "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]\n" +
+        "       [--hls [--source-url URL] [--proxy-pids PID,PID]]: HLS clients polling {url}/index.m3u8\n" +
+        "       [--mounts M]: M mounts (/load-0.flv ...), each with its own source; listeners spread over them";
 
     /// <summary>k/M/G are decimal here (a bitrate of 1M is 10^6 bit/s, a slow rate of 10k is 10^4 B/s).</summary>
     public static long ParseSize(string text, bool decimalUnits)

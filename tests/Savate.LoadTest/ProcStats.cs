@@ -25,6 +25,29 @@ internal static class ProcStats
         }
     }
 
+    /// <summary>TcpExt ListenOverflows from /proc/net/netstat (machine-wide, since boot), or 0 if unreadable.</summary>
+    public static long ListenOverflows()
+    {
+        try
+        {
+            var lines = File.ReadAllLines("/proc/net/netstat");
+            for (var i = 0; i + 1 < lines.Length; i++)
+            {
+                if (lines[i].StartsWith("TcpExt:", StringComparison.Ordinal) && lines[i + 1].StartsWith("TcpExt:", StringComparison.Ordinal))
+                {
+                    var names = lines[i].Split(' ');
+                    var values = lines[i + 1].Split(' ');
+                    var index = Array.IndexOf(names, "ListenOverflows");
+                    return index > 0 && index < values.Length ? long.Parse(values[index], CultureInfo.InvariantCulture) : 0;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return 0;
+    }
+
     /// <summary>A field of /proc/pid/status in kB (VmRSS, VmHWM), or -1.</summary>
     public static long StatusKb(int pid, string field)
     {

@@ -16,14 +16,33 @@ catch (ArgumentException e)
 }
 
 // Loopback only: this tool opens thousands of connections and must never aim them at another host.
-var host = options.Url.Host;
-var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null;
-if (address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+static IPAddress? LoopbackOf(Uri url)
 {
-    Console.Error.WriteLine($"refusing {options.Url}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
-    return 2;
+    var host = url.Host;
+    var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null;
+    return address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork ? null : address;
 }
-var endpoint = new IPEndPoint(address, options.Url.Port);
+foreach (var url in new[] { options.Url, options.SourceUrl })
+{
+    if (url is not null && LoopbackOf(url) is null)
+    {
+        Console.Error.WriteLine($"refusing {url}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
+        return 2;
+    }
+}
+var endpoint = new IPEndPoint(LoopbackOf(options.Url)!, options.Url.Port);
+if (options.Hls)
+{
+    var sourceUrl = options.SourceUrl ?? options.Url;
+    var hls = await new HlsRun(options, new IPEndPoint(LoopbackOf(sourceUrl)!, sourceUrl.Port)).RunAsync();
+    var line = hls.ToJsonString();
+    Console.WriteLine(line);
+    if (options.JsonOut is { } hlsOut)
+    {
+        File.WriteAllText(hlsOut, line + "\n");
+    }
+    return 0;
+}
 
 var limit = ProcStats.OpenFileLimit();
 if (limit >= 0 && limit < options.Listeners + 64)
@@ -76,6 +95,7 @@ static void PrintTable(JsonObject r)
         ("machine busy / irq / other", $"{V("machine_busy_cores_steady")} / {V("machine_irq_cores_steady")} / {V("machine_other_cores_steady")} cores"),
         ("other processes (cores)", $"{V("other_processes_cores_steady")} {r["other_processes_top"]?.ToJsonString()}"),
         ("server status (mount)", r["server_mount_status"]?.ToJsonString() ?? "-"),
+        ("accept-queue overflows (TcpExt)", V("listen_overflows")),
     };
     Console.WriteLine();
     foreach (var (name, value) in rows)

@@ -37,10 +37,13 @@ internal sealed class SyntheticSource
     private long _frames;
     private long _maxLateTicks;
 
-    public SyntheticSource(Options options, IPEndPoint endpoint)
+    private readonly Uri _url;
+
+    public SyntheticSource(Options options, IPEndPoint endpoint, Uri? url = null)
     {
         _options = options;
         _endpoint = endpoint;
+        _url = url ?? options.SourceUrl ?? options.Url;
     }
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -64,8 +67,8 @@ internal sealed class SyntheticSource
             var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{_options.SourceUser}:{_options.SourcePassword}"));
             var contentType = _options.Format == StreamFormat.Flv ? "video/x-flv" : "video/mp2t";
             var head = new StringBuilder()
-                .Append(chunked ? "POST " : "PUT ").Append(_options.Url.PathAndQuery).Append(" HTTP/1.1\r\n")
-                .Append("Host: ").Append(_options.Url.Authority).Append("\r\n")
+                .Append(chunked ? "POST " : "PUT ").Append(_url.PathAndQuery).Append(" HTTP/1.1\r\n")
+                .Append("Host: ").Append(_url.Authority).Append("\r\n")
                 .Append("Authorization: Basic ").Append(auth).Append("\r\n")
                 .Append("Content-Type: ").Append(contentType).Append("\r\n")
                 .Append("User-Agent: Savate.LoadTest\r\n")
@@ -366,4 +369,45 @@ internal sealed class SyntheticSource
         BinaryPrimitives.WriteUInt32BigEndian(s.AsSpan(22), Crc32Mpeg2.Compute(s.AsSpan(0, 22)));
         return s;
     }
+}
+
+/// <summary>
+/// The sources of a run: one, or with <c>--mounts M</c> one per mount (<c>/load.flv</c> becomes <c>/load-0.flv</c> ..
+/// <c>/load-{M-1}.flv</c>), each at the full bitrate. Figures are summed (bytes, frames) or the worst (lateness).
+/// </summary>
+internal sealed class SourceSet
+{
+    private readonly SyntheticSource[] _sources;
+
+    public SourceSet(Options options, IPEndPoint endpoint)
+    {
+        _sources = new SyntheticSource[Math.Max(1, options.Mounts)];
+        for (var i = 0; i < _sources.Length; i++)
+        {
+            _sources[i] = new SyntheticSource(options, endpoint, options.Mounts > 1 ? MountUrl(options.SourceUrl ?? options.Url, i) : null);
+        }
+    }
+
+    /// <summary>Mount <paramref name="index"/> of a multi-mount run: the index before the extension.</summary>
+    public static Uri MountUrl(Uri url, int index)
+    {
+        var path = url.AbsolutePath;
+        var dot = path.LastIndexOf('.');
+        var name = dot > path.LastIndexOf('/') ? $"{path[..dot]}-{index}{path[dot..]}" : $"{path}-{index}";
+        return new UriBuilder(url) { Path = name }.Uri;
+    }
+
+    public int Count => _sources.Length;
+
+    public long BytesSent => _sources.Sum(s => s.BytesSent);
+
+    public long Frames => _sources.Sum(s => s.Frames);
+
+    public double MaxLateMs => _sources.Max(s => s.MaxLateMs);
+
+    public string? Error => _sources.Select(s => s.Error).FirstOrDefault(e => e is not null);
+
+    public string? Response => _sources[0].Response;
+
+    public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(_sources.Select(s => s.RunAsync(cancellationToken)));
 }

@@ -1,3 +1,4 @@
+using Savate.TestSupport;
 using System.Buffers;
 using Savate.Mpegts.Tests.TestSupport;
 
@@ -158,7 +159,7 @@ public class TsDemuxerFixtureTests
         Assert.Equal(0, allocated);
 
         // Two segments split mid-packet: the straddling packet is parsed from a stack copy.
-        var split = BufferSegment.Split(data, 1000);
+        var split = Sequences.SplitAt(data, 1000);
         before = GC.GetAllocatedBytesForCurrentThread();
         count = Drain(demuxer, split);
         allocated = GC.GetAllocatedBytesForCurrentThread() - before;

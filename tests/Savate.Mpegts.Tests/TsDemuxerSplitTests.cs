@@ -1,3 +1,4 @@
+using Savate.TestSupport;
 using System.Buffers;
 using Savate.Mpegts.Tests.TestSupport;
 
@@ -44,7 +45,7 @@ public class TsDemuxerSplitTests
 
         for (var split = 0; split <= data.Length; split++)
         {
-            var actual = Demux.ReadAll(BufferSegment.Split(data, split));
+            var actual = Demux.ReadAll(Sequences.SplitAt(data, split));
             Assert.True(expected.SequenceEqual(actual), $"split at {split}");
         }
     }
@@ -57,7 +58,7 @@ public class TsDemuxerSplitTests
 
         for (var split = 1; split < data.Length; split += 97)
         {
-            var actual = Demux.ReadAll(BufferSegment.Split(data, split));
+            var actual = Demux.ReadAll(Sequences.SplitAt(data, split));
             Assert.True(expected.SequenceEqual(actual), $"split at {split}");
         }
     }

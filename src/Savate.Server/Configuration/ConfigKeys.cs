@@ -33,6 +33,7 @@ internal static class ConfigKeys
         new("dynamic-mounts", (r, n, c, k, s) => s with { DynamicMounts = r.Bool(n, c, k) ?? s.DynamicMounts }, s => s.DynamicMounts),
         new("source-timeout", (r, n, c, k, s) => s with { SourceTimeout = r.Duration(n, c, k) ?? s.SourceTimeout }, s => s.SourceTimeout),
         new("flush-interval", (r, n, c, k, s) => s with { FlushInterval = r.Duration(n, c, k) ?? s.FlushInterval }, s => s.FlushInterval),
+        new("max-flush-interval", (r, n, c, k, s) => s with { MaxFlushInterval = r.Duration(n, c, k) ?? s.MaxFlushInterval }, s => s.MaxFlushInterval),
         new("listener-send-buffer", (r, n, c, k, s) => s with { ListenerSendBuffer = r.IntSize(n, c, k) ?? s.ListenerSendBuffer }, s => s.ListenerSendBuffer),
         new("access-log", (r, n, c, k, s) => s with { AccessLog = r.String(n, c, k) ?? s.AccessLog }, s => s.AccessLog),
         new("request-head-timeout", (r, n, c, k, s) => s with { RequestHeadTimeout = r.Duration(n, c, k) ?? s.RequestHeadTimeout }, s => s.RequestHeadTimeout),

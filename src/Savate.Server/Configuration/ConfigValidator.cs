@@ -131,6 +131,11 @@ internal static class ConfigValidator
         {
             errors.Add($"{Context}: flush-interval: {Format(server.FlushInterval)} must be between 1ms and 1s (e.g. 40ms)");
         }
+        // Below flush-interval it means "never stretch" (the interval is never shortened by it).
+        if (server.MaxFlushInterval < s_minFlushInterval || server.MaxFlushInterval > s_maxFlushInterval * 5)
+        {
+            errors.Add($"{Context}: max-flush-interval: {Format(server.MaxFlushInterval)} must be between 1ms and 5s (e.g. 250ms)");
+        }
 
         if (server.ListenerSendBuffer < 0)
         {

@@ -49,6 +49,12 @@ public sealed record ServerConfig
     /// <summary>yaml <c>flush-interval</c>: how often listeners are woken to send. Default: 40ms (one frame at 25 fps).</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(40);
 
+    /// <summary>
+    /// yaml <c>max-flush-interval</c>: how far the flush interval may stretch when the send loops are busy (fewer,
+    /// larger writes per listener; this is the latency the operator accepts for it). Default: 250ms.
+    /// </summary>
+    public TimeSpan MaxFlushInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>yaml <c>listener-send-buffer</c> (size syntax): SO_SNDBUF of listener sockets, 0 = kernel default. Default: 256 KiB.</summary>
     public int ListenerSendBuffer { get; init; } = 256 * 1024;
 

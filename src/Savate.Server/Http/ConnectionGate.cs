@@ -16,7 +16,7 @@ namespace Savate.Server.Http;
 /// <item><c>max-pending-per-address</c>: a new connection from an address that already has that many pending, the oldest
 /// of them for a second or more, is closed at once.</item>
 /// <item><c>max-pending-connections</c>: the oldest pending connection is shed to make room for the new one.</item>
-/// <item>Near the descriptor limit (RLIMIT_NOFILE read at start, minus a 5% reserve): the oldest pending connection
+/// <item>Near the descriptor limit (RLIMIT_NOFILE read at start, minus a reserve of 5%, 48 to 512): the oldest pending connection
 /// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
 /// newcomer (another player) still gets in. The process never runs out of descriptors on unfinished heads.</item>
 /// </list>
@@ -65,9 +65,10 @@ internal sealed partial class ConnectionGate
         _maxPending = server.MaxPendingConnections;
         _maxPerAddress = server.MaxPendingPerAddress;
         DescriptorLimit = descriptorLimit;
-        // A reserve of 5% (at least 48) for what the process opens besides client sockets: assemblies loaded late,
-        // log files, fallback files, relays' upstream connections, sockets accepted and not yet closed.
-        var reserve = descriptorLimit is { } limit ? Math.Max(limit / 20, 48) : 0;
+        // A reserve of 5% (at least 48, at most 512) for what the process opens besides client sockets: assemblies
+        // loaded late, log files, fallback files, relays' upstream connections, sockets accepted and not yet closed.
+        // Capped so that a large limit is not mostly reserve: at 20,000, 5% would keep 1,000 listeners out.
+        var reserve = descriptorLimit is { } limit ? Math.Clamp(limit / 20, 48, 512) : 0;
         DescriptorThreshold = descriptorLimit is { } soft ? soft - reserve : long.MaxValue;
         // Past this, nobody new gets in even if something was shed: shed connections free their descriptors
         // only when their owners run, which on a loaded machine can take a while.

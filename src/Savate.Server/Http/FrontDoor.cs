@@ -58,7 +58,8 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         _noDelay = options.NoDelay;
         _listenSocket = (options.CreateBoundListenSocket ?? SocketTransportOptions.CreateDefaultBoundListenSocket)(endpoint);
         EndPoint = _listenSocket.LocalEndPoint ?? endpoint;
-        _listenSocket.Listen(options.Backlog);
+        // At least the kernel's own cap: a burst of joins waits in the queue instead of overflowing it.
+        _listenSocket.Listen(Math.Max(options.Backlog, SoMaxConn()));
         _factory = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions
         {
             IOQueueCount = options.IOQueueCount,
@@ -71,7 +72,40 @@ internal sealed partial class FrontDoorListener : IConnectionListener
 
     public EndPoint EndPoint { get; }
 
-    public void Start() => _acceptLoop = AcceptLoopAsync();
+    /// <summary>
+    /// Accepting runs on a dedicated thread (blocking accept), so it never waits behind busy send loops or a
+    /// saturated thread pool; each accepted socket's triage is queued to the thread pool.
+    /// </summary>
+    public void Start()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _acceptLoop = done.Task;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                AcceptLoop();
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = $"savate-accept {EndPoint}" };
+        thread.Start();
+    }
+
+    private static int SoMaxConn()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/net/core/somaxconn").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            return 4096;
+        }
+    }
 
     /// <summary>Kestrel's side: the connections the front door did not keep.</summary>
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -121,14 +155,14 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         _stopping.Dispose();
     }
 
-    private async Task AcceptLoopAsync()
+    private void AcceptLoop()
     {
         while (true)
         {
             Socket socket;
             try
             {
-                socket = await _listenSocket.AcceptAsync().ConfigureAwait(false);
+                socket = _listenSocket.Accept();
             }
             catch (ObjectDisposedException)
             {
@@ -156,7 +190,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                         _lastAcceptErrorLog = now;
                         AcceptFailed(_logger, e.SocketErrorCode, e.Message);
                     }
-                    await Task.Delay(10).ConfigureAwait(false);
+                    Thread.Sleep(10);
                 }
                 continue;
             }
@@ -164,7 +198,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             {
                 // Whatever else accept may throw: logged, and accepting goes on.
                 AcceptFailed(_logger, SocketError.SocketError, e.Message);
-                await Task.Delay(10).ConfigureAwait(false);
+                Thread.Sleep(10);
                 continue;
             }
             var pending = _gate.TryAdmit(socket);
@@ -174,7 +208,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                 Refuse(socket);
                 continue;
             }
-            _ = TriageAsync(socket, pending);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Door.TriageAsync(s.Socket, s.Pending), new Accepted(this, socket, pending), preferLocal: false);
         }
         _handoff.Writer.TryComplete();
     }
@@ -292,6 +326,8 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private sealed record Accepted(FrontDoorListener Door, Socket Socket, PendingConnection Pending);
 
     private sealed record PeekedListener(Mount Mount, RawRequestHead Head);
 

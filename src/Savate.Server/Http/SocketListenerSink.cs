@@ -12,13 +12,15 @@ namespace Savate.Server.Http;
 /// send: the segment list and the socket operation are reused. Kestrel's send loop, where there is one, stays
 /// idle (this sink never writes to the transport's output); closing goes through the connection.
 /// </summary>
-internal sealed class SocketListenerSink : IListenerSink, IDisposable
+internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
 {
     private readonly ListenerConnection _connection;
     private readonly Socket _socket;
     private readonly List<ArraySegment<byte>> _segments = new(Listener.MaxBatchSlices + 1);
     // Only for a send the kernel could not take at once (a slow or stuck reader): most listeners never need one.
     private SocketSender? _sender;
+    private DirectSender? _directSender;
+    private Listener? _owner;
 
     public SocketListenerSink(ListenerConnection connection)
     {
@@ -62,7 +64,120 @@ internal sealed class SocketListenerSink : IListenerSink, IDisposable
     /// <summary>Aborting the connection disposes the socket, which fails a pending send at once.</summary>
     public void Abort() => _connection.Abort();
 
-    public void Dispose() => _sender?.Dispose();
+    public void Dispose()
+    {
+        _sender?.Dispose();
+        _directSender?.Dispose();
+    }
+
+    /// <summary>
+    /// The send loops' path (<see cref="SendLoops"/>): one non-blocking gather send from the loop's thread. What
+    /// the kernel did not take goes through a reused <see cref="SocketAsyncEventArgs"/> (the socket engine waits
+    /// for writability), and the listener is told when it is all sent; nothing is allocated either way.
+    /// </summary>
+    public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+    {
+        _segments.Clear();
+        foreach (var buffer in buffers)
+        {
+            if (!buffer.IsEmpty)
+            {
+                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
+            }
+        }
+        if (_segments.Count == 0)
+        {
+            return DirectSendResult.Done;
+        }
+        int sent;
+        SocketError error;
+        try
+        {
+            sent = _socket.Send(_segments, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            _segments.Clear();
+            return DirectSendResult.Failed;
+        }
+        if (error == SocketError.Success && !Trim(sent))
+        {
+            _segments.Clear();
+            return DirectSendResult.Done;
+        }
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            _segments.Clear();
+            return DirectSendResult.Failed;
+        }
+        _owner = owner;
+        _directSender ??= new DirectSender(this);
+        ContinueDirect();
+        return DirectSendResult.Pending;
+    }
+
+    // Sends the rest until the socket engine has to wait (then OnDirectCompleted goes on) or it is all sent.
+    private void ContinueDirect()
+    {
+        var args = _directSender!;
+        while (true)
+        {
+            bool pending;
+            try
+            {
+                args.BufferList = _segments;
+                pending = _socket.SendAsync(args);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException or InvalidOperationException)
+            {
+                FinishDirect(false);
+                return;
+            }
+            if (pending || !StepDirect())
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnDirectCompleted()
+    {
+        if (StepDirect())
+        {
+            ContinueDirect();
+        }
+    }
+
+    // One completed send: true when more is left to send.
+    private bool StepDirect()
+    {
+        var args = _directSender!;
+        args.BufferList = null;
+        if (args.SocketError != SocketError.Success)
+        {
+            FinishDirect(false);
+            return false;
+        }
+        if (Trim(args.BytesTransferred))
+        {
+            return true;
+        }
+        FinishDirect(true);
+        return false;
+    }
+
+    private void FinishDirect(bool ok)
+    {
+        _segments.Clear();
+        var owner = _owner!;
+        _owner = null;
+        owner.OnDirectSendCompleted(ok);
+    }
+
+    private sealed class DirectSender(SocketListenerSink sink) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        protected override void OnCompleted(SocketAsyncEventArgs e) => sink.OnDirectCompleted();
+    }
 
     /// <summary>
     /// One non-blocking gather send (sendmsg) from the calling thread: with the send buffer capped, a reader

@@ -37,9 +37,13 @@ internal sealed class AsyncSignal
 
     public long Generation => Volatile.Read(ref _generation);
 
+    /// <summary>Also told of every <see cref="Set"/> (a mount's send-loop shares); must only queue work, never run it.</summary>
+    public Action? OnSet { get; set; }
+
     public void Set()
     {
         Interlocked.Increment(ref _generation);
+        OnSet?.Invoke();
         Interlocked.Exchange(ref _current, null)?.TrySetResult();
         var waiter = Interlocked.Exchange(ref _waiters, null);
         // The stack is newest first; wake in arrival order.
@@ -165,17 +169,37 @@ internal sealed class FlushScheduler : IDisposable
     private long _lastFire = long.MinValue;
     private bool _pending;
 
-    public FlushScheduler(AsyncSignal signal, TimeProvider time, TimeSpan interval)
+    private readonly FlushPacer? _pacer;
+    private long _maxInterval;
+
+    public FlushScheduler(AsyncSignal signal, TimeProvider time, TimeSpan interval, FlushPacer? pacer = null, TimeSpan? maxInterval = null)
     {
         _signal = signal;
         _time = time;
+        _pacer = pacer;
         _interval = (long)(interval.TotalSeconds * time.TimestampFrequency);
+        _maxInterval = (long)((maxInterval ?? interval).TotalSeconds * time.TimestampFrequency);
         _timer = time.CreateTimer(static s => ((FlushScheduler)s!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public TimeSpan Interval
     {
         set => Interlocked.Exchange(ref _interval, (long)(value.TotalSeconds * _time.TimestampFrequency));
+    }
+
+    /// <summary>How far the pacer may stretch the interval when the send loops are busy (max-flush-interval).</summary>
+    public TimeSpan MaxInterval
+    {
+        set => Interlocked.Exchange(ref _maxInterval, (long)(value.TotalSeconds * _time.TimestampFrequency));
+    }
+
+    /// <summary>The interval in effect now: the configured one, stretched by the pacer under load.</summary>
+    public TimeSpan CurrentInterval => TimeSpan.FromSeconds((double)CurrentTicks() / _time.TimestampFrequency);
+
+    private long CurrentTicks()
+    {
+        var interval = Interlocked.Read(ref _interval);
+        return _pacer is null ? interval : _pacer.Stretch(interval, Interlocked.Read(ref _maxInterval));
     }
 
     /// <summary>Data was published: wake listeners now, or at the end of the current interval.</summary>
@@ -189,7 +213,7 @@ internal sealed class FlushScheduler : IDisposable
                 return;
             }
             var now = _time.GetTimestamp();
-            var interval = Interlocked.Read(ref _interval);
+            var interval = CurrentTicks();
             var due = _lastFire == long.MinValue ? now : _lastFire + interval;
             fireNow = due <= now;
             if (fireNow)

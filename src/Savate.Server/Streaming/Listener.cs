@@ -64,6 +64,19 @@ internal sealed class Listener
     private readonly bool _continuation;
     private Mount? _movedTo;
 
+    // Driven by a send loop (a direct sink): the loop's share, and how the listener ends.
+    private IDirectListenerSink? _direct;
+    private MountShare? _share;
+    private TaskCompletionSource<ListenerEnd>? _done;
+    private ListenerEnd _endReason;
+    private long _inFlightBytes;
+    private int _parked;
+    private int _cancelled;
+    private int _failed;
+
+    /// <summary>Where the listener sits in its share's list (the send loop's alone); -1 when not on one.</summary>
+    internal int ShareIndex = -1;
+
     public Listener(Mount mount, IListenerSink sink, string remote, string? userAgent = null)
     {
         _mount = mount;
@@ -105,7 +118,7 @@ internal sealed class Listener
         {
             return false;
         }
-        _mount.Signal.Set();
+        Poke();
         return true;
     }
 
@@ -165,6 +178,10 @@ internal sealed class Listener
                     : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
                     : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
             }
+            if (_sink is IDirectListenerSink direct)
+            {
+                return await RunOnSendLoopAsync(direct, cancellationToken).ConfigureAwait(false);
+            }
             // One reusable wait for the listener's lifetime, the token registered once: a wake-up
             // allocates nothing (Task.WaitAsync(token) cost ~150 B per listener per wake).
             using var waiter = new SignalWaiter(_mount.Signal, cancellationToken);
@@ -211,6 +228,143 @@ internal sealed class Listener
         {
             ReleaseHeld();
         }
+    }
+
+    /// <summary>
+    /// After the join, a listener on a direct sink is driven by its mount's share on a send loop
+    /// (<see cref="SendLoops"/>): it has no loop, wait or continuation of its own until it ends.
+    /// </summary>
+    private async Task<ListenerEnd> RunOnSendLoopAsync(IDirectListenerSink direct, CancellationToken cancellationToken)
+    {
+        _direct = direct;
+        _done = new TaskCompletionSource<ListenerEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _share = _mount.ShareFor(Id);
+        using var registration = cancellationToken.UnsafeRegister(static s => ((Listener)s!).OnCancelled(), this);
+        _share.Add(this);
+        return await _done.Task.ConfigureAwait(false);
+    }
+
+    private void OnCancelled()
+    {
+        Volatile.Write(ref _cancelled, 1);
+        Poke();
+    }
+
+    /// <summary>Something changed that the listener must notice now (kick, move, cancellation).</summary>
+    private void Poke()
+    {
+        if (Volatile.Read(ref _share) is { } share)
+        {
+            share.Revisit(this);
+        }
+        else
+        {
+            _mount.Signal.Set();
+        }
+    }
+
+    /// <summary>
+    /// On the send loop's thread: sends what is pending (a listener catching up loops while it fills
+    /// batches), applying the lag policy. Returns the sends made; <paramref name="ended"/> when the listener is done.
+    /// </summary>
+    internal int Pump(out bool ended)
+    {
+        ended = false;
+        if (Volatile.Read(ref _parked) != 0)
+        {
+            return 0;
+        }
+        var sends = 0;
+        while (true)
+        {
+            ListenerEnd? end = Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
+                : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
+                : Volatile.Read(ref _failed) != 0 ? ListenerEnd.ClientGone
+                : Volatile.Read(ref _cancelled) != 0 ? ListenerEnd.Cancelled
+                : null;
+            var count = end is null ? Gather(out end) : 0;
+            if (end is null && count == 0 && _mount.IsEnded(Epoch))
+            {
+                end = ListenerEnd.StreamEnded;
+            }
+            if (end is { } reason)
+            {
+                ReleaseHeld();
+                _endReason = reason;
+                ended = true;
+                return sends;
+            }
+            if (count == 0)
+            {
+                return sends;
+            }
+            long bytes = 0;
+            for (var i = 0; i < count; i++)
+            {
+                bytes += _batch[i].Length;
+            }
+            var full = _held[MaxBatchSlices - 1] is not null;
+            _inFlightBytes = bytes;
+            Volatile.Write(ref _writing, 1);
+            Volatile.Write(ref _parked, 1);
+            var result = _direct!.Send(_batch.AsSpan(0, count), this);
+            Array.Clear(_batch, 0, count);
+            sends++;
+            if (result == DirectSendResult.Pending)
+            {
+                // The sink calls OnDirectSendCompleted when the socket has taken the rest.
+                return sends;
+            }
+            FinishDirectSend(result == DirectSendResult.Done);
+            if (result == DirectSendResult.Done && !full)
+            {
+                return sends;
+            }
+            // Failed: the next turn ends it. A full batch: more is pending (a listener catching up).
+        }
+    }
+
+    /// <summary>A parked send is done (from the sink's completion, any thread): the listener rejoins its loop's walk.</summary>
+    internal void OnDirectSendCompleted(bool ok)
+    {
+        FinishDirectSend(ok);
+        // Null only when the listener already left after a fault (Fail): nothing to rejoin.
+        Volatile.Read(ref _share)?.Revisit(this);
+    }
+
+    private void FinishDirectSend(bool ok)
+    {
+        Volatile.Write(ref _writing, 0);
+        ReleaseHeld();
+        if (ok)
+        {
+            Interlocked.Add(ref _bytesSent, _inFlightBytes);
+            var head = _mount.Ring.StartTimeOf(_next);
+            Volatile.Write(ref _pendingTime, head ?? _mount.Ring.HeadTime);
+        }
+        else
+        {
+            Volatile.Write(ref _failed, 1);
+        }
+        Volatile.Write(ref _parked, 0);
+    }
+
+    /// <summary>On the send loop's thread, after a fault in <see cref="Pump"/>: the connection is closed and the listener ends.</summary>
+    internal void Fail()
+    {
+        _endReason = ListenerEnd.ClientGone;
+        if (Volatile.Read(ref _parked) == 0)
+        {
+            ReleaseHeld();
+        }
+        _sink.Abort();
+    }
+
+    /// <summary>On the send loop's thread, once the listener left its share: <see cref="RunAsync"/> returns.</summary>
+    internal void CompleteDirect()
+    {
+        Volatile.Write(ref _share, null);
+        _done!.TrySetResult(_endReason);
     }
 
     /// <summary>Waits for a join point, then sends the join headers and the keyframe slice.</summary>
@@ -381,7 +535,7 @@ internal sealed class Listener
         }
         _sink.Abort();
         // A listener waiting for data (not in a write) notices at its next wake-up.
-        _mount.Signal.Set();
+        Poke();
         return true;
     }
 

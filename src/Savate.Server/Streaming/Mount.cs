@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
@@ -26,6 +27,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
     private readonly object _publishLock = new();
     private readonly HashSet<Listener> _listeners = [];
     private readonly FlushScheduler _flush;
+    private readonly MountShare[] _shares;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<Mount>? _onIdle;
@@ -67,7 +69,9 @@ internal sealed class Mount : IIngestTarget, IDisposable
         _logger = logger;
         _onIdle = onIdle;
         Ring = new Ring((long)config.Buffer.TotalMilliseconds, config.BufferBytes);
-        _flush = new FlushScheduler(Signal, time, server.FlushInterval);
+        _flush = new FlushScheduler(Signal, time, server.FlushInterval, SendLoops.Shared.Pacer, server.MaxFlushInterval);
+        _shares = SendLoops.Shared.CreateShares(this);
+        Signal.OnSet = RequestFlush;
         _selector = new FeedSelector(time);
         _isFallbackAvailable = IsFallbackAvailable;
     }
@@ -246,6 +250,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
         Ring.BufferMilliseconds = (long)config.Buffer.TotalMilliseconds;
         Ring.MaxBytes = config.BufferBytes;
         _flush.Interval = server.FlushInterval;
+        _flush.MaxInterval = server.MaxFlushInterval;
         if (startTimer)
         {
             Start();
@@ -481,10 +486,10 @@ internal sealed class Mount : IIngestTarget, IDisposable
         switch (decision.Action)
         {
             case FeedAction.PlayLive:
-                StopFallback();
-                SwitchTo(before, "live");
-                _liveIngest!.Activate();
-                return (null, _playing, null);
+                // Not reached: Evaluate calls the live source ready only while it plays (a live source starts at its
+                // first keyframe, in TryGoLive), so the selector keeps it. Nothing to do if it ever were.
+                Debug.Fail("PlayLive decided by Evaluate");
+                return (null, null, null);
             case FeedAction.PlayFallback:
                 StopFallback();
                 var start = StartFallback(decision.FallbackIndex, before);
@@ -626,6 +631,21 @@ internal sealed class Mount : IIngestTarget, IDisposable
     }
 
     private sealed record ActiveFallback(IContainerIngest Ingest, CancellationTokenSource Stop, Task Task);
+
+    /// <summary>The send-loop share a listener with <paramref name="id"/> is driven by (<see cref="SendLoops"/>).</summary>
+    public MountShare ShareFor(long id) => _shares[(int)((ulong)id % (ulong)_shares.Length)];
+
+    /// <summary>The flush interval in effect (stretched under load).</summary>
+    public TimeSpan FlushInterval => _flush.CurrentInterval;
+
+    // A flush (or a state change) for the listeners on the send loops: each loop walks its share.
+    private void RequestFlush()
+    {
+        foreach (var share in _shares)
+        {
+            share.RequestFlush();
+        }
+    }
 
     /// <summary>Adds a listener unless the mount is disposed or at its max-listeners (<paramref name="ignoreLimit"/>: a slave's relay pull).</summary>
     public bool TryAddListener(Listener listener, bool ignoreLimit = false)

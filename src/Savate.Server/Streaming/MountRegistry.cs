@@ -26,6 +26,7 @@ internal sealed class MountRegistry : IDisposable
         Pool = pool ?? new SlicePool();
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Savate.Mounts");
+        SendLoops.Shared.Pacer.Configure(config.Server.FlushInterval, config.Server.MaxFlushInterval);
         SourceGuard = new SourceGuard(() => Config.Server.PartialInputBudget, time);
         TcpMemory = new TcpMemoryMonitor(time);
         Slaves = new Relaying.SlaveSet(time, loggerFactory.CreateLogger("Savate.Slaves"));
@@ -224,6 +225,7 @@ internal sealed class MountRegistry : IDisposable
             var previous = Config;
             Volatile.Write(ref _config, next);
             var serverChanged = previous.Server != next.Server;
+            SendLoops.Shared.Pacer.Configure(next.Server.FlushInterval, next.Server.MaxFlushInterval);
             var declared = next.Mounts.ToDictionary(m => m.Path, StringComparer.Ordinal);
             var relayed = next.Relays.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal);
             var started = new List<Mount>();

@@ -55,9 +55,7 @@ internal static class TestMounts
     /// <summary>A two-segment sequence split at <paramref name="split"/>.</summary>
     public static ReadOnlySequence<byte> TwoSegments(byte[] data, int split)
     {
-        var first = new Segment(data.AsMemory(0, split));
-        var second = first.Append(data.AsMemory(split));
-        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
+        return Sequences.SplitAt(data, split);
     }
 
     /// <summary>Feeds <paramref name="data"/> in chunks of <paramref name="chunk"/> bytes, keeping what the ingest did not consume (as a PipeReader would).</summary>
@@ -77,18 +75,6 @@ internal static class TestMounts
             }
         }
         ingest.Flush();
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
     }
 }
 

@@ -1,0 +1,356 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Savate.Server.Streaming;
+
+/// <summary>How a direct send went: all taken, the rest continuing in the background, or the peer is gone.</summary>
+internal enum DirectSendResult
+{
+    Done,
+    Pending,
+    Failed,
+}
+
+/// <summary>
+/// A sink that can take a batch with one non-blocking gather send from the calling thread (a bare socket:
+/// one <c>sendmsg</c>). Listeners on such a sink are driven by the <see cref="SendLoops"/> instead of an async
+/// loop of their own; every other sink (Kestrel's response, TLS, a fallback's ingest, a test's memory) keeps
+/// the async path through <see cref="IListenerSink.WriteAsync"/>.
+/// </summary>
+internal interface IDirectListenerSink : IListenerSink
+{
+    /// <summary>
+    /// Sends <paramref name="buffers"/> at once, without blocking. <see cref="DirectSendResult.Pending"/>: the
+    /// kernel took part or nothing; the sink sends the rest when the socket is writable and then calls
+    /// <see cref="Listener.OnDirectSendCompleted"/> (possibly before this returns). The buffers stay valid until then.
+    /// </summary>
+    DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner);
+}
+
+/// <summary>
+/// The send loops: a small fixed set of threads (one per core) that drive every listener on a direct sink. Each
+/// loop owns a share of each mount's listeners (<see cref="MountShare"/>). When a mount's flush fires, each loop
+/// walks its share and makes one non-blocking send per listener that has data, with everything pending: no
+/// task, continuation or allocation per listener, and no thread-pool work at all on the hot path. A listener
+/// whose socket is full is parked (its sink finishes the send when the socket is writable) and rejoins the
+/// walk once that is done. How long the walks take feeds the <see cref="FlushPacer"/>, which stretches the flush
+/// interval when the loops are busy.
+/// </summary>
+internal sealed class SendLoops
+{
+    private static readonly Lazy<SendLoops> s_shared = new(() => new SendLoops(Math.Clamp(Environment.ProcessorCount, 1, 16)));
+
+    private readonly SendLoop[] _loops;
+
+    public SendLoops(int count)
+    {
+        Pacer = new FlushPacer(count);
+        _loops = new SendLoop[count];
+        for (var i = 0; i < count; i++)
+        {
+            _loops[i] = new SendLoop(i, Pacer);
+        }
+    }
+
+    /// <summary>The process's loops (started on first use).</summary>
+    public static SendLoops Shared => s_shared.Value;
+
+    public int Count => _loops.Length;
+
+    public FlushPacer Pacer { get; }
+
+    public SendLoop this[int index] => _loops[index];
+
+    /// <summary>One share per loop, for a new mount.</summary>
+    public MountShare[] CreateShares(Mount mount)
+    {
+        var shares = new MountShare[_loops.Length];
+        for (var i = 0; i < shares.Length; i++)
+        {
+            shares[i] = new MountShare(mount, _loops[i]);
+        }
+        return shares;
+    }
+}
+
+/// <summary>One send loop: a dedicated thread draining a queue of shares to walk and listeners to revisit.</summary>
+internal sealed class SendLoop
+{
+    private readonly ConcurrentQueue<MountShare> _ready = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly FlushPacer _pacer;
+    private readonly int _index;
+    private int _sleeping;
+
+    public SendLoop(int index, FlushPacer pacer)
+    {
+        _index = index;
+        _pacer = pacer;
+        var thread = new Thread(Run) { IsBackground = true, Name = $"savate-send-{index}" };
+        thread.Start();
+    }
+
+    /// <summary>Queues <paramref name="share"/> for the loop (once until it is walked).</summary>
+    public void Schedule(MountShare share)
+    {
+        if (Interlocked.Exchange(ref share.Queued, 1) != 0)
+        {
+            return;
+        }
+        _ready.Enqueue(share);
+        if (Volatile.Read(ref _sleeping) != 0)
+        {
+            _wake.Set();
+        }
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            // A full fence between saying so and looking: a producer enqueues, then reads _sleeping.
+            Interlocked.Exchange(ref _sleeping, 1);
+            if (_ready.IsEmpty)
+            {
+                _wake.WaitOne();
+            }
+            Volatile.Write(ref _sleeping, 0);
+            var started = Stopwatch.GetTimestamp();
+            var passes = 0;
+            while (_ready.TryDequeue(out var share))
+            {
+                Volatile.Write(ref share.Queued, 0);
+                try
+                {
+                    passes += share.Walk();
+                }
+                catch (Exception e)
+                {
+                    // A bug in one mount's walk must not take every listener of the process with it.
+                    Trace.TraceError($"savate: send loop {_index}: {e}");
+                }
+            }
+            if (passes > 0)
+            {
+                _pacer.Report(_index, Stopwatch.GetTimestamp() - started);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A mount's listeners on one <see cref="SendLoop"/>. The list is the loop's alone; other threads hand it
+/// new listeners and listeners to revisit (a parked send done, a kick, a move, a cancellation) through queues,
+/// and a flush asks for a walk of the whole share.
+/// </summary>
+internal sealed class MountShare
+{
+    private readonly List<Listener> _listeners = [];
+    private readonly ConcurrentQueue<Listener> _incoming = new();
+    private readonly ConcurrentQueue<Listener> _revisit = new();
+    private int _flush;
+
+    // Owned by the loop: whether the share is in its queue.
+    internal int Queued;
+
+    public MountShare(Mount mount, SendLoop loop)
+    {
+        Mount = mount;
+        Loop = loop;
+    }
+
+    public Mount Mount { get; }
+
+    public SendLoop Loop { get; }
+
+    /// <summary>Listeners handed to this share and not yet ended.</summary>
+    public int Count => Volatile.Read(ref _members);
+
+    // Counted up before a listener is queued and down once it has left the list: a flush is never skipped
+    // while a listener is on its way in.
+    private int _members;
+
+    /// <summary>A flush: every listener of the share gets what is pending.</summary>
+    public void RequestFlush()
+    {
+        if (Volatile.Read(ref _members) == 0)
+        {
+            return;
+        }
+        Volatile.Write(ref _flush, 1);
+        Loop.Schedule(this);
+    }
+
+    public void Add(Listener listener)
+    {
+        Interlocked.Increment(ref _members);
+        _incoming.Enqueue(listener);
+        Loop.Schedule(this);
+    }
+
+    public void Revisit(Listener listener)
+    {
+        _revisit.Enqueue(listener);
+        Loop.Schedule(this);
+    }
+
+    /// <summary>On the loop's thread: new listeners joined and pumped, revisits pumped, then the walk if a flush asked. Returns sends made.</summary>
+    public int Walk()
+    {
+        var work = 0;
+        while (_incoming.TryDequeue(out var joined))
+        {
+            joined.ShareIndex = _listeners.Count;
+            _listeners.Add(joined);
+            work += Pump(joined);
+        }
+        while (_revisit.TryDequeue(out var listener))
+        {
+            // Ended already (a revisit can be queued twice), or not yet taken from the incoming queue.
+            if (listener.ShareIndex >= 0 && listener.ShareIndex < _listeners.Count && ReferenceEquals(_listeners[listener.ShareIndex], listener))
+            {
+                work += Pump(listener);
+            }
+        }
+        if (Interlocked.Exchange(ref _flush, 0) != 0)
+        {
+            // Backwards: an ended listener is swapped out with the last, which has been walked already.
+            for (var i = _listeners.Count - 1; i >= 0; i--)
+            {
+                if (i < _listeners.Count)
+                {
+                    work += Pump(_listeners[i]);
+                }
+            }
+        }
+        return work;
+    }
+
+    private int Pump(Listener listener)
+    {
+        int sends;
+        bool ended;
+        try
+        {
+            sends = listener.Pump(out ended);
+        }
+        catch (Exception e)
+        {
+            // A bug must cost one listener, not the share: it is closed and leaves.
+            Trace.TraceError($"savate: listener {listener.Id} on {Mount.Path}: {e}");
+            listener.Fail();
+            sends = 0;
+            ended = true;
+        }
+        if (ended)
+        {
+            var index = listener.ShareIndex;
+            var last = _listeners.Count - 1;
+            if (index != last)
+            {
+                _listeners[index] = _listeners[last];
+                _listeners[index].ShareIndex = index;
+            }
+            _listeners.RemoveAt(last);
+            listener.ShareIndex = -1;
+            Interlocked.Decrement(ref _members);
+            listener.CompleteDirect();
+        }
+        return sends + 1;
+    }
+}
+
+/// <summary>
+/// Batching that adapts to load: the flush interval is <c>flush-interval</c> while the send loops keep up and
+/// stretches, up to <c>max-flush-interval</c>, when they are busy (fewer, larger writes per listener; latency
+/// grows gently instead of stalling). Every quarter second the busiest loop's share of that time spent walking
+/// decides: above half, the interval grows in proportion; below a quarter, it shrinks by a fifth.
+/// </summary>
+internal sealed class FlushPacer
+{
+    private readonly long[] _busy;
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly long _window;
+    private long _windowStart;
+    private double _factor = 1;
+    private double _ceiling = 250.0 / 40;
+
+    /// <param name="loops">How many loops report.</param>
+    /// <param name="time">The clock busy times are measured with (its timestamps).</param>
+    public FlushPacer(int loops, TimeProvider? time = null)
+    {
+        _busy = new long[loops];
+        _time = time ?? TimeProvider.System;
+        _window = _time.TimestampFrequency / 4;
+        _windowStart = _time.GetTimestamp();
+    }
+
+    /// <summary>The configured bounds (server-wide keys): the stretch never exceeds their ratio.</summary>
+    public void Configure(TimeSpan flushInterval, TimeSpan maxFlushInterval)
+    {
+        lock (_lock)
+        {
+            _ceiling = flushInterval <= TimeSpan.Zero ? 1 : Math.Max(1, maxFlushInterval / flushInterval);
+            _factor = Math.Min(_factor, _ceiling);
+        }
+    }
+
+    /// <summary>How far the interval is stretched now (1: not at all).</summary>
+    public double Factor
+    {
+        get
+        {
+            Evaluate(_time.GetTimestamp());
+            return Volatile.Read(ref _factor);
+        }
+    }
+
+    /// <summary>The interval for a mount whose base is <paramref name="baseInterval"/> and bound <paramref name="maxInterval"/> (any one unit).</summary>
+    public long Stretch(long baseInterval, long maxInterval)
+    {
+        var factor = Factor;
+        return factor <= 1 ? baseInterval : Math.Min(Math.Max(baseInterval, maxInterval), (long)(baseInterval * factor));
+    }
+
+    /// <summary>A loop spent <paramref name="busyTicks"/> (timestamps of the pacer's clock) walking.</summary>
+    public void Report(int loop, long busyTicks)
+    {
+        Interlocked.Add(ref _busy[loop], busyTicks);
+        Evaluate(_time.GetTimestamp());
+    }
+
+    private void Evaluate(long now)
+    {
+        if (now - Volatile.Read(ref _windowStart) < _window)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            var elapsed = now - _windowStart;
+            if (elapsed < _window)
+            {
+                return;
+            }
+            long busiest = 0;
+            for (var i = 0; i < _busy.Length; i++)
+            {
+                busiest = Math.Max(busiest, Interlocked.Exchange(ref _busy[i], 0));
+            }
+            _windowStart = now;
+            var load = (double)busiest / elapsed;
+            var factor = _factor;
+            if (load > 0.5)
+            {
+                factor = Math.Min(_ceiling, factor * load / 0.4);
+            }
+            else if (load < 0.25)
+            {
+                // A fifth less per quarter second that passed (a long quiet spell undoes the stretch at once).
+                factor = Math.Max(1, factor * Math.Pow(0.8, Math.Min(64, (double)elapsed / _window)));
+            }
+            Volatile.Write(ref _factor, factor);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using Savate.Server.Streaming;
+using Xunit;
+
+namespace Savate.Server.Tests.Streaming;
+
+/// <summary>Batching that adapts to load (issue 11): the flush interval stretches while the send loops are busy, within max-flush-interval.</summary>
+public class FlushPacerTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(250);
+    private readonly ManualTimeProvider _time = new();
+
+    private FlushPacer NewPacer(int loops = 2)
+    {
+        var pacer = new FlushPacer(loops, _time);
+        pacer.Configure(TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(250));
+        return pacer;
+    }
+
+    // One quarter-second window in which loop 0 walked for `busy` of it.
+    private void Window0(FlushPacer pacer, double busy)
+    {
+        _time.Advance(Window);
+        pacer.Report(0, (long)(Window.TotalSeconds * busy * _time.TimestampFrequency));
+    }
+
+    [Fact]
+    public void LoopsKeepingUp_IntervalStaysAsConfigured()
+    {
+        var pacer = NewPacer();
+        for (var i = 0; i < 20; i++)
+        {
+            Window0(pacer, 0.3);
+        }
+        Assert.Equal(1, pacer.Factor);
+        Assert.Equal(40, pacer.Stretch(40, 250));
+    }
+
+    [Fact]
+    public void BusyLoops_IntervalGrowsWithTheLoad_UpToMaxFlushInterval()
+    {
+        var pacer = NewPacer();
+        Window0(pacer, 0.8);
+        // 80% busy: twice the interval (aiming at 40%).
+        Assert.Equal(2, pacer.Factor, 3);
+        Assert.Equal(80, pacer.Stretch(40, 250));
+
+        for (var i = 0; i < 10; i++)
+        {
+            Window0(pacer, 1.0);
+        }
+        Assert.Equal(250, pacer.Stretch(40, 250));
+        Assert.Equal(250.0 / 40, pacer.Factor, 3);
+    }
+
+    [Fact]
+    public void TheBusiestLoopDecides()
+    {
+        var pacer = NewPacer();
+        pacer.Report(0, (long)(0.1 * Window.TotalSeconds * _time.TimestampFrequency));
+        pacer.Report(1, (long)(0.9 * Window.TotalSeconds * _time.TimestampFrequency));
+        _time.Advance(Window);
+        // 90% busy on loop 1: 2.25 times the interval, whatever loop 0 did.
+        Assert.Equal(2.25, pacer.Factor, 3);
+    }
+
+    [Fact]
+    public void LoadGone_IntervalShrinksBackGently()
+    {
+        var pacer = NewPacer();
+        for (var i = 0; i < 10; i++)
+        {
+            Window0(pacer, 1.0);
+        }
+        Assert.Equal(250, pacer.Stretch(40, 250));
+
+        // Idle: no loop reports, but each quarter second takes a fifth off.
+        _time.Advance(Window);
+        Assert.Equal(250 * 0.8, pacer.Stretch(40, 250), 1);
+        for (var i = 0; i < 20; i++)
+        {
+            _time.Advance(Window);
+            _ = pacer.Factor;
+        }
+        Assert.Equal(40, pacer.Stretch(40, 250));
+    }
+
+    [Fact]
+    public void MaxFlushIntervalLowered_StretchFollowsAtOnce()
+    {
+        var pacer = NewPacer();
+        for (var i = 0; i < 10; i++)
+        {
+            Window0(pacer, 1.0);
+        }
+        pacer.Configure(TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(40));
+        Assert.Equal(40, pacer.Stretch(40, 40));
+        Assert.Equal(1, pacer.Factor);
+    }
+
+    [Fact]
+    public void Scheduler_UsesTheStretchedInterval()
+    {
+        var pacer = NewPacer();
+        var signal = new AsyncSignal();
+        using var scheduler = new FlushScheduler(signal, _time, TimeSpan.FromMilliseconds(40), pacer, TimeSpan.FromMilliseconds(250));
+        Window0(pacer, 0.8);
+        Assert.Equal(TimeSpan.FromMilliseconds(80), scheduler.CurrentInterval);
+
+        scheduler.Publish();
+        var next = signal.WaitTask;
+        scheduler.Publish();
+        _time.Advance(TimeSpan.FromMilliseconds(79));
+        Assert.False(next.IsCompleted);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(next.IsCompleted);
+    }
+}
