@@ -32,14 +32,20 @@ public static class SavateApp
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        // Each listen URL is configured as an endpoint of its own (Hosting/ListenEndpoints.cs); --urls, when given, replaces
+        // server.listen, and Kestrel's own URL binding is left empty.
+        var urls = ListenEndpoints.Resolve(builder.Configuration["urls"] is { Length: > 0 } hosting ? hosting : builder.Configuration["ASPNETCORE_URLS"], config.Server);
+        if (ListenEndpoints.Check(urls, config.Server) is { } tlsError)
         {
-            builder.WebHost.UseUrls([.. config.Server.Listen]);
+            throw new InvalidDataException(tlsError);
         }
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ConnectionGate>();
+        builder.Services.AddSingleton<AddressLimits>();
+        builder.Services.AddSingleton<TlsCertificates>();
         builder.Services.AddSingleton<RawSourceMiddleware>();
         builder.Services.AddSingleton<SourceRefusals>();
         // Listeners are served at accept time, before Kestrel builds a connection (Http/FrontDoor.cs).
@@ -67,12 +73,7 @@ public static class SavateApp
             options.Limits.MaxRequestLineSize = RequestHeadLimits.MaxRequestLine;
             options.Limits.MaxRequestHeadersTotalSize = RequestHeadLimits.MaxHead;
             options.Limits.MaxRequestHeaderCount = RequestHeadLimits.MaxHeaders;
-            options.ConfigureEndpointDefaults(listen =>
-            {
-                listen.Protocols = HttpProtocols.Http1;
-                var raw = options.ApplicationServices.GetRequiredService<RawSourceMiddleware>();
-                listen.Use(next => connection => raw.OnConnectionAsync(connection, next));
-            });
+            ListenEndpoints.Configure(options, urls, config.Server);
         });
         configure?.Invoke(builder);
 
@@ -87,6 +88,9 @@ public static class SavateApp
         });
         var relays = app.Services.GetRequiredService<Relaying.RelayService>();
         Operations.UseOperations(app);
+        // Per-address caps (429) for every Kestrel request from here on (HLS, status, admin, streams over TLS); /metrics is not counted.
+        var limits = app.Services.GetRequiredService<AddressLimits>();
+        app.Use((context, next) => limits.InvokeAsync(context, next));
         app.UseHls();
         var admin = app.Services.GetRequiredService<Admin.AdminApi>();
         app.Run(context => Dispatch(context, registry, relays, admin, logger));
@@ -152,9 +156,13 @@ public static class SavateApp
     private static async Task HandleSourceAsync(HttpContext context, MountRegistry registry, ILogger logger, string path)
     {
         var remote = ListenerHandler.RemoteOf(context);
-        var admission = SourceAdmission.Admit(registry, path, context.Request.Headers.Authorization,
-            context.Request.ContentType, remote, context.Request.Headers.UserAgent,
-            context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase));
+        // Per-address caps first (403): a source over them claims no mount.
+        using var lease = context.RequestServices.GetRequiredService<AddressLimits>().TryAcquire(AddressLimits.KeyFor(context), what: null, out var limited);
+        var admission = lease is null
+            ? Admission.Refuse(403, limited)
+            : SourceAdmission.Admit(registry, path, context.Request.Headers.Authorization,
+                context.Request.ContentType, remote, context.Request.Headers.UserAgent,
+                context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase));
         var transport = new KestrelSourceTransport(context);
         if (!admission.IsAccepted)
         {

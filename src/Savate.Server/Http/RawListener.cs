@@ -12,12 +12,19 @@ namespace Savate.Server.Http;
 /// </summary>
 internal static class RawListener
 {
-    public static async Task HandleAsync(ListenerConnection connection, bool isHead, string? userAgent, MountRegistry registry, Mount mount)
+    public static async Task HandleAsync(ListenerConnection connection, bool isHead, string? userAgent, MountRegistry registry, Mount mount, AddressLimits limits)
     {
         // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
+        // Per-address caps first (429): a listener over them takes no listener slot.
+        var lease = limits.TryAcquire(AddressLimits.KeyFor(connection.Socket), "listener", out var limited);
         try
         {
+            if (lease is null)
+            {
+                await sink.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", 429, limited, includeBody: !isHead)).ConfigureAwait(false);
+                return;
+            }
             var listener = ListenerAdmission.TryAdmit(registry, mount, sink, connection.Remote, userAgent, out var refusal);
             if (listener is null)
             {
@@ -57,6 +64,7 @@ internal static class RawListener
         }
         finally
         {
+            lease?.Dispose();
             await connection.CloseAsync().ConfigureAwait(false);
             sink.Dispose();
         }

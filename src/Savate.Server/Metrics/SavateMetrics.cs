@@ -9,7 +9,7 @@ namespace Savate.Server.Metrics;
 /// class from <see cref="IMeterFactory"/>, names under <c>savate.</c> with a unit and a description. Every
 /// instrument is observable: it reads the counters the streaming core keeps anyway (<see cref="MountStats"/>,
 /// the ring, the listener sets, the relay states) when a reader collects, so the hot paths carry no metric
-/// code at all. The only attribute is <c>mount</c> (the mount path): cardinality is bounded by the number of
+/// code at all. The attributes are <c>mount</c> (the mount path) and, on refusals, a fixed <c>reason</c>: cardinality is bounded by the number of
 /// mounts, never by connections (FIELD-NOTES 9).
 /// </summary>
 internal sealed class SavateMetrics
@@ -19,7 +19,7 @@ internal sealed class SavateMetrics
     private readonly MountRegistry _registry;
     private readonly RelayService _relays;
 
-    public SavateMetrics(IMeterFactory meterFactory, MountRegistry registry, RelayService relays)
+    public SavateMetrics(IMeterFactory meterFactory, MountRegistry registry, RelayService relays, Http.AddressLimits limits)
     {
         _registry = registry;
         _relays = relays;
@@ -62,6 +62,10 @@ internal sealed class SavateMetrics
             "{listener}", "Listeners connected to the server now (server.max-listeners applies to this).");
         meter.CreateObservableUpDownCounter("savate.sources", () => (long)_registry.Mounts.Count(m => m.Source is not null),
             "{source}", "Live sources connected now.");
+        meter.CreateObservableCounter("savate.connections.refused", () => (IEnumerable<Measurement<long>>)[
+                new(limits.RefusedConcurrent, new KeyValuePair<string, object?>("reason", "per-address-limit")),
+                new(limits.RefusedRate, new KeyValuePair<string, object?>("reason", "per-address-rate"))],
+            "{connection}", "Requests refused by a per-address cap (reason: per-address-limit, per-address-rate).");
         meter.CreateObservableUpDownCounter("savate.buffer.size", () => _registry.Pool.OutstandingBytes,
             "By", "Bytes of slice buffers in use across all mounts.");
     }
