@@ -32,6 +32,7 @@ internal enum AddressRefusal
 /// (System.Threading.RateLimiting's <see cref="PartitionedRateLimiter"/>, whose partitions go once idle 10 s) holding
 /// that many tokens, refilled each second. A reload that changes the cap starts new buckets.</item>
 /// </list>
+/// Open requests are counted per address whether or not a cap is on, so a reload that sets one applies to what is open.
 /// 0 means no cap, the default for both (a carrier-grade NAT or a company's proxy puts thousands of players behind one
 /// address). Refusals are logged once per address and cap per 10 s, and counted for <c>savate.connections.refused</c>.
 /// </summary>
@@ -39,8 +40,6 @@ internal sealed partial class AddressLimits : IDisposable
 {
     /// <summary>What a refused client is told to wait (Retry-After), in seconds: the rate cap's period.</summary>
     public const int RetryAfterSeconds = 1;
-
-    private static readonly AddressLease s_unlimited = new(null, IPAddress.None);
 
     private readonly MountRegistry _registry;
     private readonly ILogger _logger;
@@ -87,9 +86,6 @@ internal sealed partial class AddressLimits : IDisposable
         }
     }
 
-    /// <summary>Whether any cap is on (else <see cref="TryAcquire"/> always succeeds and counts nothing).</summary>
-    public bool Enabled => _registry.Config.Server is { MaxConnectionsPerAddress: > 0 } or { MaxNewConnectionsPerAddress: > 0 };
-
     /// <summary>
     /// Admits one request from <paramref name="address"/>: a lease to dispose when it ends, or null, with why, when the
     /// address is over a cap. <paramref name="what"/> names the request in the log line ("listener", "request"); null when
@@ -105,12 +101,13 @@ internal sealed partial class AddressLimits : IDisposable
             reason = AddressRefusal.Rate;
             refusal = $"Too many new connections from {address} (max-new-connections-per-address is {server.MaxNewConnectionsPerAddress} a second)";
         }
-        else if (server.MaxConnectionsPerAddress > 0)
+        else
         {
+            // Counted with or without a cap, so that a reload that sets one finds the connections already open.
             lock (_lock)
             {
                 var open = _open.GetValueOrDefault(address);
-                if (open >= server.MaxConnectionsPerAddress)
+                if (server.MaxConnectionsPerAddress > 0 && open >= server.MaxConnectionsPerAddress)
                 {
                     reason = AddressRefusal.Concurrent;
                     refusal = $"Too many connections from {address} (max-connections-per-address is {server.MaxConnectionsPerAddress})";
@@ -121,10 +118,6 @@ internal sealed partial class AddressLimits : IDisposable
                     return new AddressLease(this, address);
                 }
             }
-        }
-        if (reason == AddressRefusal.None)
-        {
-            return s_unlimited;
         }
         Interlocked.Increment(ref reason == AddressRefusal.Rate ? ref _refusedRate : ref _refusedConcurrent);
         if (what is not null && _throttle.ShouldLog($"{address}|{reason}", out var suppressed))
@@ -140,7 +133,7 @@ internal sealed partial class AddressLimits : IDisposable
     /// </summary>
     public Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        if (!Enabled || IsSource(context.Request))
+        if (IsSource(context.Request))
         {
             return next(context);
         }
