@@ -16,14 +16,19 @@ catch (ArgumentException e)
 }
 
 // Loopback only: this tool opens thousands of connections and must never aim them at another host.
-var host = options.Url.Host;
-var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null;
-if (address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+static IPEndPoint? Loopback(Uri url)
 {
-    Console.Error.WriteLine($"refusing {options.Url}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
+    var host = url.Host;
+    var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null;
+    return address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
+        ? null
+        : new IPEndPoint(address, url.Port);
+}
+if (Loopback(options.Url) is not { } endpoint || Loopback(options.SourceUrl) is not { } sourceEndpoint)
+{
+    Console.Error.WriteLine($"refusing {options.Url} / {options.SourceUrl}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
     return 2;
 }
-var endpoint = new IPEndPoint(address, options.Url.Port);
 
 var limit = ProcStats.OpenFileLimit();
 if (limit >= 0 && limit < options.Listeners + 64)
@@ -38,7 +43,7 @@ if (options.ServerPid is { } pid && !File.Exists($"/proc/{pid}/stat"))
 ThreadPool.GetMinThreads(out var workers, out var io);
 ThreadPool.SetMinThreads(Math.Max(workers, 8), io);
 
-var run = new LoadRun(options, endpoint);
+var run = new LoadRun(options, endpoint, sourceEndpoint);
 var report = await run.RunAsync();
 var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
 Console.WriteLine(json);

@@ -64,8 +64,8 @@ internal sealed class SyntheticSource
             var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{_options.SourceUser}:{_options.SourcePassword}"));
             var contentType = _options.Format == StreamFormat.Flv ? "video/x-flv" : "video/mp2t";
             var head = new StringBuilder()
-                .Append(chunked ? "POST " : "PUT ").Append(_options.Url.PathAndQuery).Append(" HTTP/1.1\r\n")
-                .Append("Host: ").Append(_options.Url.Authority).Append("\r\n")
+                .Append(chunked ? "POST " : "PUT ").Append(_options.SourceUrl.PathAndQuery).Append(" HTTP/1.1\r\n")
+                .Append("Host: ").Append(_options.SourceUrl.Authority).Append("\r\n")
                 .Append("Authorization: Basic ").Append(auth).Append("\r\n")
                 .Append("Content-Type: ").Append(contentType).Append("\r\n")
                 .Append("User-Agent: Savate.LoadTest\r\n")
