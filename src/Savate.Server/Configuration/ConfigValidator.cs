@@ -192,18 +192,9 @@ internal static class ConfigValidator
         }
         else
         {
-            try
+            if (PemCertificate.Check(server.TlsCertificate, server.TlsKey!) is { } error)
             {
-                var (leaf, chain) = PemCertificate.Load(server.TlsCertificate, server.TlsKey!);
-                leaf.Dispose();
-                foreach (var certificate in chain)
-                {
-                    certificate.Dispose();
-                }
-            }
-            catch (InvalidDataException e)
-            {
-                errors.Add($"{Context}: {e.Message}");
+                errors.Add($"{Context}: {error}");
             }
         }
     }

@@ -10,6 +10,30 @@ namespace Savate.Server.Configuration;
 internal static class PemCertificate
 {
     /// <summary>
+    /// Why the pair does not load (naming the key and the file), or null when it does. Not inlined into the validator: a
+    /// config without TLS must not load the X509 collection types (their assemblies cost descriptors, and the
+    /// descriptor guard's margin is measured: HostileClientTests.DescriptorLimit_...).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static string? Check(string certificatePath, string keyPath)
+    {
+        try
+        {
+            var (leaf, chain) = Load(certificatePath, keyPath);
+            leaf.Dispose();
+            foreach (var certificate in chain)
+            {
+                certificate.Dispose();
+            }
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
     /// Loads a PEM certificate (the first one of the file; those after it are its chain) and its PEM private key
     /// (unencrypted PKCS#8, PKCS#1 or SEC1). Throws <see cref="InvalidDataException"/> with a message naming the key
     /// (<c>tls-certificate</c> or <c>tls-key</c>) and the file at fault.

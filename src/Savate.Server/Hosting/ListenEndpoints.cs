@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -76,38 +77,46 @@ internal static class ListenEndpoints
 
     private static void ConfigureEndpoint(ListenOptions listen, bool https, ServerConfig server)
     {
-        var services = listen.ApplicationServices;
-        var raw = services.GetRequiredService<RawSourceMiddleware>();
+        var raw = listen.ApplicationServices.GetRequiredService<RawSourceMiddleware>();
         if (https)
         {
-            var gate = services.GetRequiredService<ConnectionGate>();
-            var certificates = services.GetRequiredService<TlsCertificates>();
-            // Status, HLS, admin and metrics gain from HTTP/2 (one connection, many requests); players (ffplay, VLC) offer
-            // only HTTP/1.1, and a stream asked over HTTP/2 (a browser) is served too (Http/README.md).
-            listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => async connection =>
-            {
-                try
-                {
-                    await next(connection).ConfigureAwait(false);
-                }
-                finally
-                {
-                    gate.Release(connection.Features.Get<IConnectionSocketFeature>()?.Socket);
-                }
-            });
-            listen.UseHttps(new TlsHandshakeCallbackOptions
-            {
-                // One context per certificate (chain built once), looked up per handshake: a renewed file is served
-                // from the next handshake on, without a restart.
-                OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current() }),
-                HandshakeTimeout = server.RequestHeadTimeout,
-            });
+            ConfigureTls(listen, server);
         }
         else
         {
             listen.Protocols = HttpProtocols.Http1;
         }
         listen.Use(next => connection => raw.OnConnectionAsync(connection, next));
+    }
+
+    // A method of its own, not inlined: a server without https:// URLs never loads System.Net.Security (two descriptors
+    // per assembly, and the descriptor guard's margin is measured: HostileClientTests.DescriptorLimit_...).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ConfigureTls(ListenOptions listen, ServerConfig server)
+    {
+        var services = listen.ApplicationServices;
+        var gate = services.GetRequiredService<ConnectionGate>();
+        var certificates = services.GetRequiredService<TlsCertificates>();
+        // Status, HLS, admin and metrics gain from HTTP/2 (one connection, many requests); players (ffplay, VLC) offer
+        // only HTTP/1.1, and a stream asked over HTTP/2 (a browser) is served too (Http/README.md).
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        listen.Use(next => async connection =>
+        {
+            try
+            {
+                await next(connection).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release(connection.Features.Get<IConnectionSocketFeature>()?.Socket);
+            }
+        });
+        listen.UseHttps(new TlsHandshakeCallbackOptions
+        {
+            // One context per certificate (chain built once), looked up per handshake: a renewed file is served
+            // from the next handshake on, without a restart.
+            OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificateContext = certificates.Current() }),
+            HandshakeTimeout = server.RequestHeadTimeout,
+        });
     }
 }

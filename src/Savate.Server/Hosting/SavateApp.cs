@@ -25,6 +25,9 @@ public static class SavateApp
         // One rule for line ends, whoever parses the head: the connection middleware refuses a bare LF (Http/RequestHead.cs),
         // and so does Kestrel for the next requests of a kept-alive connection (it accepts them by default).
         AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
+        // --urls is taken out of the host's arguments: the endpoints are configured from it (Hosting/ListenEndpoints.cs), and
+        // Kestrel, also given it, would warn that it overrides it. (ASPNETCORE_URLS is honoured the same way, with that warning.)
+        var commandLineUrls = TakeUrls(ref args);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -34,7 +37,7 @@ public static class SavateApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Each listen URL is configured as an endpoint of its own (Hosting/ListenEndpoints.cs); --urls, when given, replaces
         // server.listen, and Kestrel's own URL binding is left empty.
-        var urls = ListenEndpoints.Resolve(builder.Configuration["urls"] is { Length: > 0 } hosting ? hosting : builder.Configuration["ASPNETCORE_URLS"], config.Server);
+        var urls = ListenEndpoints.Resolve(commandLineUrls ?? (builder.Configuration["urls"] is { Length: > 0 } hosting ? hosting : builder.Configuration["ASPNETCORE_URLS"]), config.Server);
         if (ListenEndpoints.Check(urls, config.Server) is { } tlsError)
         {
             throw new InvalidDataException(tlsError);
@@ -95,6 +98,30 @@ public static class SavateApp
         var admin = app.Services.GetRequiredService<Admin.AdminApi>();
         app.Run(context => Dispatch(context, registry, relays, admin, logger));
         return app;
+    }
+
+    /// <summary>Removes <c>--urls VALUE</c> (or <c>--urls=VALUE</c>) from the arguments; returns the value, the last one if repeated.</summary>
+    private static string? TakeUrls(ref string[] args)
+    {
+        string? urls = null;
+        var rest = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--urls" && i + 1 < args.Length)
+            {
+                urls = args[++i];
+            }
+            else if (args[i].StartsWith("--urls=", StringComparison.Ordinal))
+            {
+                urls = args[i]["--urls=".Length..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+        args = [.. rest];
+        return urls;
     }
 
     private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, ILogger logger)

@@ -153,6 +153,8 @@ internal sealed partial class AddressLimits : IDisposable
         (HttpMethods.IsPut(request.Method) || HttpMethods.IsPost(request.Method) || request.Method == "SOURCE")
         && !(request.Path.Value ?? string.Empty).StartsWith("/admin", StringComparison.Ordinal);
 
+    // Not inlined: without a rate cap, System.Threading.RateLimiting is never loaded (descriptors, as in PemCertificate.Check).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private bool TakeToken(IPAddress address, int perSecond)
     {
         var rate = _rate;
