@@ -81,7 +81,7 @@ public sealed partial class MetricsTests
     }
 
     [Fact]
-    public async Task Scrape_AttributesAreMountOnly()
+    public async Task Scrape_AttributesAreMountOrARefusalReason()
     {
         await using var server = await TestServer.StartAsync(Config);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -93,7 +93,9 @@ public sealed partial class MetricsTests
             var labels = LabelNames().Matches(line).Select(m => m.Groups[1].Value)
                 .Where(name => name is not ("otel_scope_name" or "otel_scope_version" or "otel_scope_schema_url"))
                 .ToList();
-            Assert.True(labels.All(name => name == "mount"), $"only the mount label: {line}");
+            // Bounded cardinality: the mount, or on refusals a reason from a fixed set (Http/AddressLimits.cs).
+            var allowed = line.StartsWith("savate_connections_refused", StringComparison.Ordinal) ? "reason" : "mount";
+            Assert.True(labels.All(name => name == allowed), $"only the {allowed} label: {line}");
         }
     }
 
