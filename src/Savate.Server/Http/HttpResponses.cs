@@ -43,7 +43,7 @@ internal static class HttpResponses
     }
 
     // 429 comes from a per-address cap (Http/AddressLimits.cs), whose rate refills every second.
-    private static string RetryAfter(int statusCode) => statusCode == 429 ? "1" : "5";
+    private static string RetryAfter(int statusCode) => statusCode == 429 ? AddressLimits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) : "5";
 
     public static string ReasonPhrase(int statusCode) => statusCode switch
     {
