@@ -3,7 +3,8 @@
 #   scripts/load-run.sh 10k|5k-join|slow|smoke|custom [extra Savate.LoadTest options...]
 # Extra options come after the scenario's and override them (custom has none: give --listeners etc.).
 # Environment: PORT (default 18000, away from the shipped 8000 other servers may use), FORMAT (flv|ts, default flv), OUT (directory for JSON and logs,
-# default artifacts/load), DURATION (overrides the scenario's duration).
+# default artifacts/load), DURATION (overrides the scenario's duration), TLS=1 (listeners over https:// on TLS_PORT, default
+# PORT+443, with a fresh self-signed certificate; the source still pushes over http://).
 # The server gets a copy of savate.yaml (shipped defaults) with listen moved to 127.0.0.1:$PORT and
 # two mounts added (/load.flv, /load.ts); nothing else is changed.
 set -euo pipefail
@@ -28,7 +29,16 @@ tmp="$(mktemp -d)"
 config="$tmp/savate.yaml"
 # savate.yaml names its fallback files relative to itself.
 ln -s "$PWD/samples" "$tmp/samples"
-sed -e "s#listen: \[\"http://0.0.0.0:8000\"\]#listen: [\"http://127.0.0.1:${PORT}\"]#" savate.yaml > "$config"
+TLS="${TLS:-0}"
+TLS_PORT="${TLS_PORT:-$((PORT + 443))}"
+if [ "$TLS" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+  listen="listen: [\"http://127.0.0.1:${PORT}\", \"https://127.0.0.1:${TLS_PORT}\"]\n  tls-certificate: cert.pem\n  tls-key: key.pem"
+else
+  listen="listen: [\"http://127.0.0.1:${PORT}\"]"
+fi
+sed -e "s#listen: \[\"http://0.0.0.0:8000\"\]#${listen}#" savate.yaml > "$config"
 cat >> "$config" <<YAML
   - path: /load.flv
     format: flv
@@ -64,6 +74,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-dotnet "$tool_dll" --url "http://127.0.0.1:${PORT}/load.${ext}" --format "$FORMAT" \
+url="http://127.0.0.1:${PORT}/load.${ext}"; label="$scenario-$FORMAT"
+[ "$TLS" = 1 ] && { url="https://127.0.0.1:${TLS_PORT}/load.${ext}"; label="$label-tls"; }
+dotnet "$tool_dll" --url "$url" --source-url "http://127.0.0.1:${PORT}/load.${ext}" --format "$FORMAT" \
   --bitrate 1M --fps 25 --gop 2s --source-password change-me --server-pid "$server" \
-  --label "$scenario-$FORMAT" --json-out "$OUT/$scenario-$FORMAT.json" "${args[@]}" "$@"
+  --label "$label" --json-out "$OUT/$label.json" "${args[@]}" "$@"

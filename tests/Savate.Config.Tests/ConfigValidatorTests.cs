@@ -150,7 +150,7 @@ public sealed class ConfigValidatorTests : IDisposable
     [Theory]
     [InlineData("flush-interval: 1ms")]
     [InlineData("flush-interval: 1s")]
-    [InlineData("listen: [\"http://*:8000\", \"https://+:8443\", \"http://[::]:8000\", \"http://localhost:8000\"]")]
+    [InlineData("listen: [\"http://*:8000\", \"http://+:8443\", \"http://[::]:8000\", \"http://localhost:8000\"]")]
     [InlineData("listener-send-buffer: 0")]
     [InlineData("source-min-rate: 0")]
     [InlineData("max-dynamic-mounts: 0")]

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 
 namespace Savate.LoadTest;
 
@@ -72,16 +74,34 @@ internal sealed class ListenerClient
             socket.ReceiveBufferSize = 16 * 1024;
         }
         _run.Register(socket);
+        SslStream? tls = null;
         ConnectStart = Stopwatch.GetTimestamp();
         try
         {
             await socket.ConnectAsync(endpoint, stop).ConfigureAwait(false);
-            await socket.SendAsync(request, SocketFlags.None, stop).ConfigureAwait(false);
+            if (_run.Options.Tls)
+            {
+                // https:// --url: a TLS listener as a player is (HTTP/1.x over ALPN http/1.1), certificate not checked.
+                tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = _run.Options.Url.Host,
+                    ApplicationProtocols = [SslApplicationProtocol.Http11],
+                    RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+                }, stop).ConfigureAwait(false);
+                await tls.WriteAsync(request, stop).ConfigureAwait(false);
+            }
+            else
+            {
+                await socket.SendAsync(request, SocketFlags.None, stop).ConfigureAwait(false);
+            }
             var memory = _pool.AsMemory(_offset + Marker.Size, IsSlow ? 2048 : BufferSize);
             long slowStart = 0;
             while (true)
             {
-                var n = await socket.ReceiveAsync(memory, SocketFlags.None, stop).ConfigureAwait(false);
+                var n = tls is null
+                    ? await socket.ReceiveAsync(memory, SocketFlags.None, stop).ConfigureAwait(false)
+                    : await tls.ReadAsync(memory, stop).ConfigureAwait(false);
                 var now = Stopwatch.GetTimestamp();
                 if (n == 0)
                 {
@@ -120,12 +140,13 @@ internal sealed class ListenerClient
                 }
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException or AuthenticationException)
         {
             End(Stopwatch.GetTimestamp(), stop.IsCancellationRequested ? null : e is SocketException se ? $"socket: {se.SocketErrorCode}" : e.GetType().Name);
         }
         finally
         {
+            tls?.Dispose();
             socket.Dispose();
         }
     }

@@ -9,7 +9,7 @@ using System.Text.Json.Nodes;
 namespace Savate.LoadTest;
 
 /// <summary>One bounded run: source, listeners joining at the join rate, a steady window, the report.</summary>
-internal sealed class LoadRun(Options options, IPEndPoint endpoint)
+internal sealed class LoadRun(Options options, IPEndPoint endpoint, IPEndPoint sourceEndpoint)
 {
     private readonly ConcurrentBag<Socket> _sockets = [];
     public const int PhaseBefore = 0;
@@ -39,7 +39,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
 
         var listenOverflows0 = ProcStats.ListenOverflows();
         // Source first: listeners need a keyframe in the ring.
-        var source = new SourceSet(Options, endpoint);
+        var source = new SourceSet(Options, sourceEndpoint);
         var sourceTask = Options.NoSource ? Task.CompletedTask : Task.Run(() => source.RunAsync(stop.Token));
         await Task.Delay(Options.Lead).ConfigureAwait(false);
         if (source.Error is not null)
@@ -411,7 +411,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint)
     {
         try
         {
-            var url = Options.StatusUrl ?? new Uri(Options.Url, "/status.json").ToString();
+            var url = Options.StatusUrl ?? new Uri(Options.SourceUrl, "/status.json").ToString();
             var text = await http.GetStringAsync(url).ConfigureAwait(false);
             return JsonNode.Parse(text);
         }

@@ -12,6 +12,11 @@ internal enum StreamFormat
 internal sealed class Options
 {
     public Uri Url { get; private set; } = new("http://127.0.0.1:8000/load.flv");
+    /// <summary>Where the synthetic source pushes (http:// only): --source-url, else --url. Needed when --url is https://.</summary>
+    public Uri SourceUrl => _sourceUrl ?? Url;
+    /// <summary>Listeners connect over TLS (https:// --url), with certificate validation off.</summary>
+    public bool Tls => Url.Scheme == Uri.UriSchemeHttps;
+    private Uri? _sourceUrl;
     public int Listeners { get; private set; } = 1000;
     public long BitsPerSecond { get; private set; } = 1_000_000;
     public int Fps { get; private set; } = 25;
@@ -37,8 +42,6 @@ internal sealed class Options
     public bool Hls { get; private set; }
     /// <summary>Mounts, each with its own source at the full bitrate; listeners are spread over them (see <see cref="SourceSet"/>).</summary>
     public int Mounts { get; private set; } = 1;
-    /// <summary>Where the source pushes, when it is not <see cref="Url"/> (HLS through a cache in front of the origin).</summary>
-    public Uri? SourceUrl { get; private set; }
     /// <summary>A cache's processes (nginx workers), whose CPU is reported beside the origin's.</summary>
     public List<int> ProxyPids { get; } = [];
 
@@ -52,6 +55,7 @@ internal sealed class Options
             switch (key)
             {
                 case "--url": o.Url = new Uri(Next()); break;
+                case "--source-url": o._sourceUrl = new Uri(Next()); break;
                 case "--listeners": o.Listeners = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--bitrate": o.BitsPerSecond = ParseSize(Next(), decimalUnits: true); break;
                 case "--fps": o.Fps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -74,11 +78,14 @@ internal sealed class Options
                 case "--label": o.Label = Next(); break;
                 case "--hls": o.Hls = true; break;
                 case "--mounts": o.Mounts = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--source-url": o.SourceUrl = new Uri(Next()); break;
                 case "--proxy-pids": o.ProxyPids.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option {key}\n{Usage}");
             }
+        }
+        if (o.SourceUrl.Scheme != Uri.UriSchemeHttp && !o.NoSource)
+        {
+            throw new ArgumentException("the source pushes over http://: with an https:// --url, give --source-url http://127.0.0.1:8000/load.flv (the same mount)");
         }
         if (o.SourceMethod is not ("post-chunked" or "put"))
         {
@@ -89,6 +96,7 @@ internal sealed class Options
 
     public const string Usage =
         "usage: Savate.LoadTest --url http://127.0.0.1:8000/load.flv --listeners 5000 --bitrate 1M --fps 25 --gop 2s\n" +
+        "       [--url https://127.0.0.1:8443/load.flv --source-url http://127.0.0.1:8000/load.flv] (listeners over TLS, no certificate check)\n" +
         "       --duration 30s --join-rate 1000 [--slow-fraction 0.1 --slow-rate 10k] [--server-pid PID]\n" +
         "       [--format flv|ts] [--source-password change-me] [--source-method post-chunked|put] [--no-source]\n" +
         "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]\n" +

@@ -16,25 +16,23 @@ catch (ArgumentException e)
 }
 
 // Loopback only: this tool opens thousands of connections and must never aim them at another host.
-static IPAddress? LoopbackOf(Uri url)
+static IPEndPoint? Loopback(Uri url)
 {
     var host = url.Host;
     var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null;
-    return address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork ? null : address;
+    return address is null || !IPAddress.IsLoopback(address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
+        ? null
+        : new IPEndPoint(address, url.Port);
 }
-foreach (var url in new[] { options.Url, options.SourceUrl })
+if (Loopback(options.Url) is not { } endpoint || Loopback(options.SourceUrl) is not { } sourceEndpoint)
 {
-    if (url is not null && LoopbackOf(url) is null)
-    {
-        Console.Error.WriteLine($"refusing {url}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
-        return 2;
-    }
+    Console.Error.WriteLine($"refusing {options.Url} / {options.SourceUrl}: the load tool only targets IPv4 loopback (127.0.0.0/8 or localhost)");
+    return 2;
 }
-var endpoint = new IPEndPoint(LoopbackOf(options.Url)!, options.Url.Port);
+
 if (options.Hls)
 {
-    var sourceUrl = options.SourceUrl ?? options.Url;
-    var hls = await new HlsRun(options, new IPEndPoint(LoopbackOf(sourceUrl)!, sourceUrl.Port)).RunAsync();
+    var hls = await new HlsRun(options, sourceEndpoint).RunAsync();
     var line = hls.ToJsonString();
     Console.WriteLine(line);
     if (options.JsonOut is { } hlsOut)
@@ -57,7 +55,7 @@ if (options.ServerPid is { } pid && !File.Exists($"/proc/{pid}/stat"))
 ThreadPool.GetMinThreads(out var workers, out var io);
 ThreadPool.SetMinThreads(Math.Max(workers, 8), io);
 
-var run = new LoadRun(options, endpoint);
+var run = new LoadRun(options, endpoint, sourceEndpoint);
 var report = await run.RunAsync();
 var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
 Console.WriteLine(json);

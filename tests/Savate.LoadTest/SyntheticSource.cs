@@ -43,7 +43,7 @@ internal sealed class SyntheticSource
     {
         _options = options;
         _endpoint = endpoint;
-        _url = url ?? options.SourceUrl ?? options.Url;
+        _url = url ?? options.SourceUrl;
     }
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -384,7 +384,7 @@ internal sealed class SourceSet
         _sources = new SyntheticSource[Math.Max(1, options.Mounts)];
         for (var i = 0; i < _sources.Length; i++)
         {
-            _sources[i] = new SyntheticSource(options, endpoint, options.Mounts > 1 ? MountUrl(options.SourceUrl ?? options.Url, i) : null);
+            _sources[i] = new SyntheticSource(options, endpoint, options.Mounts > 1 ? MountUrl(options.SourceUrl, i) : null);
         }
     }
 

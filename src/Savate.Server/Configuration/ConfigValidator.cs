@@ -103,6 +103,18 @@ internal static class ConfigValidator
             errors.Add($"{Context}: max-listeners: {server.MaxListeners} must not be negative");
         }
 
+        ValidateTls(server, errors);
+
+        if (server.MaxConnectionsPerAddress < 0)
+        {
+            errors.Add($"{Context}: max-connections-per-address: {server.MaxConnectionsPerAddress} must not be negative (0 = no cap, e.g. 100)");
+        }
+
+        if (server.MaxNewConnectionsPerAddress < 0)
+        {
+            errors.Add($"{Context}: max-new-connections-per-address: {server.MaxNewConnectionsPerAddress} must not be negative (0 = no cap, e.g. 50)");
+        }
+
         if (server.SourceTimeout <= TimeSpan.Zero)
         {
             errors.Add($"{Context}: source-timeout: {Format(server.SourceTimeout)} must be greater than 0 (e.g. 10s)");
@@ -160,6 +172,35 @@ internal static class ConfigValidator
         if (server.PartialInputBudget < server.MaxTagSize)
         {
             errors.Add($"{Context}: partial-input-budget: {server.PartialInputBudget} must be at least max-tag-size ({server.MaxTagSize}), or no source could send a maximal tag (e.g. 64MiB)");
+        }
+    }
+
+    /// <summary>https:// needs both PEM files, and they must load (the error names the key and the file at fault).</summary>
+    private static void ValidateTls(ServerConfig server, List<string> errors)
+    {
+        const string Context = "server";
+        if ((server.TlsCertificate is null) != (server.TlsKey is null))
+        {
+            errors.Add(server.TlsCertificate is null
+                ? $"{Context}: tls-key: set without tls-certificate (give both, PEM files)"
+                : $"{Context}: tls-certificate: set without tls-key (give both, PEM files)");
+        }
+        else if (server.TlsCertificate is null)
+        {
+            foreach (var url in server.Listen)
+            {
+                if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+                {
+                    errors.Add($"{Context}: listen: \"{url}\" is https but tls-certificate and tls-key are not set (PEM files, e.g. tls-certificate: cert.pem, tls-key: key.pem)");
+                }
+            }
+        }
+        else
+        {
+            if (PemCertificate.Check(server.TlsCertificate, server.TlsKey!) is { } error)
+            {
+                errors.Add($"{Context}: {error}");
+            }
         }
     }
 

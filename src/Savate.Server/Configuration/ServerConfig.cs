@@ -88,6 +88,29 @@ public sealed record ServerConfig
     /// <summary>yaml <c>source-ip</c>: CIDR allow/deny lists for every source (a mount's own apply too). Default: none.</summary>
     public Auth.IpRules SourceIp { get; init; } = Auth.IpRules.None;
 
+    /// <summary>
+    /// yaml <c>tls-certificate</c>: the PEM certificate (chain) served on <c>https://</c> listen URLs, resolved against the config
+    /// file's folder. Read again when the file changes (checked at most once a second, on a handshake) and on each reload.
+    /// Default: none (an https:// listen URL then is an error).
+    /// </summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>yaml <c>tls-key</c>: the PEM private key of <see cref="TlsCertificate"/>, resolved like it. Default: none.</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>
+    /// yaml <c>max-connections-per-address</c>: requests in progress at once from one client address (a stream counts for its
+    /// whole life), 0 = no cap; over it listeners get 429, sources 403. Default: 0 (a carrier-grade NAT or a corporate proxy
+    /// puts thousands of players behind one address: a cap is a deployment's choice, see samples/tls.yaml).
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; init; }
+
+    /// <summary>
+    /// yaml <c>max-new-connections-per-address</c>: new requests per second from one client address (a token bucket of that
+    /// many, refilled every second), 0 = no cap; over it listeners get 429, sources 403. Default: 0 (as above).
+    /// </summary>
+    public int MaxNewConnectionsPerAddress { get; init; }
+
     /// <summary>yaml <c>access-log</c>: a file path, <c>-</c> for stdout. Default: none (off).</summary>
     public string? AccessLog { get; init; }
 

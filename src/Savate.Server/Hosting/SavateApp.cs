@@ -25,6 +25,9 @@ public static class SavateApp
         // One rule for line ends, whoever parses the head: the connection middleware refuses a bare LF (Http/RequestHead.cs),
         // and so does Kestrel for the next requests of a kept-alive connection (it accepts them by default).
         AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
+        // --urls is taken out of the host's arguments: the endpoints are configured from it (Hosting/ListenEndpoints.cs), and
+        // Kestrel, also given it, would warn that it overrides it. (ASPNETCORE_URLS is honoured the same way, with that warning.)
+        var commandLineUrls = TakeUrls(ref args);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -32,14 +35,20 @@ public static class SavateApp
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        // Each listen URL is configured as an endpoint of its own (Hosting/ListenEndpoints.cs); --urls, when given, replaces
+        // server.listen, and Kestrel's own URL binding is left empty.
+        var urls = ListenEndpoints.Resolve(commandLineUrls ?? (builder.Configuration["urls"] is { Length: > 0 } hosting ? hosting : builder.Configuration["ASPNETCORE_URLS"]), config.Server);
+        if (ListenEndpoints.Check(urls, config.Server) is { } tlsError)
         {
-            builder.WebHost.UseUrls([.. config.Server.Listen]);
+            throw new InvalidDataException(tlsError);
         }
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new MountRegistry(config, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<ConnectionGate>();
+        builder.Services.AddSingleton<AddressLimits>();
+        builder.Services.AddSingleton<TlsCertificates>();
         builder.Services.AddSingleton<RawSourceMiddleware>();
         builder.Services.AddSingleton<SourceRefusals>();
         builder.Services.AddSingleton<Auth.AccessControl>();
@@ -68,12 +77,7 @@ public static class SavateApp
             options.Limits.MaxRequestLineSize = RequestHeadLimits.MaxRequestLine;
             options.Limits.MaxRequestHeadersTotalSize = RequestHeadLimits.MaxHead;
             options.Limits.MaxRequestHeaderCount = RequestHeadLimits.MaxHeaders;
-            options.ConfigureEndpointDefaults(listen =>
-            {
-                listen.Protocols = HttpProtocols.Http1;
-                var raw = options.ApplicationServices.GetRequiredService<RawSourceMiddleware>();
-                listen.Use(next => connection => raw.OnConnectionAsync(connection, next));
-            });
+            ListenEndpoints.Configure(options, urls, config.Server);
         });
         configure?.Invoke(builder);
 
@@ -91,10 +95,37 @@ public static class SavateApp
         // First: everything after it (the access log, the admin API, listeners, sources) sees the forwarded client.
         app.Use((context, next) => AccessRequests.UseForwardedClient(context, next, registry));
         Operations.UseOperations(app);
+        // Per-address caps (429) for every Kestrel request from here on (HLS, status, admin, streams over TLS); /metrics is not counted.
+        var limits = app.Services.GetRequiredService<AddressLimits>();
+        app.Use((context, next) => limits.InvokeAsync(context, next));
         app.UseHls();
         var admin = app.Services.GetRequiredService<Admin.AdminApi>();
         app.Run(context => Dispatch(context, registry, relays, admin, access, logger));
         return app;
+    }
+
+    /// <summary>Removes <c>--urls VALUE</c> (or <c>--urls=VALUE</c>) from the arguments; returns the value, the last one if repeated.</summary>
+    private static string? TakeUrls(ref string[] args)
+    {
+        string? urls = null;
+        var rest = new List<string>(args.Length);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--urls" && i + 1 < args.Length)
+            {
+                urls = args[++i];
+            }
+            else if (args[i].StartsWith("--urls=", StringComparison.Ordinal))
+            {
+                urls = args[i]["--urls=".Length..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+        args = [.. rest];
+        return urls;
     }
 
     private static Task Dispatch(HttpContext context, MountRegistry registry, Relaying.RelayService relays, Admin.AdminApi admin, Auth.AccessControl access, ILogger logger)
@@ -157,10 +188,12 @@ public static class SavateApp
     {
         var request = AccessRequests.FromContext(context, path);
         var remote = request.Remote;
+        // Per-address caps first (403): a source over them claims no mount and asks no hook.
+        using var lease = context.RequestServices.GetRequiredService<AddressLimits>().TryAcquire(AddressLimits.KeyFor(context), what: null, out var limited);
         Admission admission;
         try
         {
-            admission = await SourceAdmission.AdmitAsync(registry, access, request, context.Request.ContentType,
+            admission = lease is null ? Admission.Refuse(403, limited) : await SourceAdmission.AdmitAsync(registry, access, request, context.Request.ContentType,
                 context.Request.Headers.Expect.ToString().Equals("100-continue", StringComparison.OrdinalIgnoreCase), context.RequestAborted).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

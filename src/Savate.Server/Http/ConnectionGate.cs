@@ -200,6 +200,25 @@ internal sealed partial class ConnectionGate
         return new PendingConnection(null, IPAddress.None, null, _time, Timeout);
     }
 
+    /// <summary>
+    /// Done with the gate, whatever happened: the pending connection of <paramref name="socket"/>, if it still has one, is
+    /// removed (a TLS handshake that failed never reaches the middleware that reads the head; an HTTP/2 connection has
+    /// no HTTP/1 head).
+    /// </summary>
+    public void Release(Socket? socket)
+    {
+        if (socket is null)
+        {
+            return;
+        }
+        PendingConnection? pending;
+        lock (_lock)
+        {
+            _bySocket.TryGetValue(socket, out pending);
+        }
+        pending?.Dispose();
+    }
+
     /// <summary>Logs a request head refused (400, 414, 431) or timed out (408), once per address and reason per window.</summary>
     public void OnBadHead(string remote, IPAddress? address, string reason)
     {

@@ -20,13 +20,13 @@ namespace Savate.Server.Http;
 /// listeners, docs/benchmarks.md).
 /// </summary>
 internal sealed class FrontDoorTransportFactory(
-    IOptions<SocketTransportOptions> options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+    IOptions<SocketTransportOptions> options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, AddressLimits limits, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        var listener = new FrontDoorListener(endpoint, options.Value, registry, gate, access, loggers.CreateLogger<FrontDoorListener>());
+        var listener = new FrontDoorListener(endpoint, options.Value, registry, gate, access, limits, loggers.CreateLogger<FrontDoorListener>());
         listener.Start();
         return new ValueTask<IConnectionListener>(listener);
     }
@@ -42,6 +42,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     private readonly MountRegistry _registry;
     private readonly ConnectionGate _gate;
     private readonly Auth.AccessControl _access;
+    private readonly AddressLimits _limits;
     private readonly ILogger _logger;
     private readonly bool _noDelay;
     private readonly Channel<Socket> _handoff = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = true });
@@ -49,11 +50,12 @@ internal sealed partial class FrontDoorListener : IConnectionListener
     private Task _acceptLoop = Task.CompletedTask;
     private long _lastAcceptErrorLog;
 
-    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, ILogger logger)
+    public FrontDoorListener(EndPoint endpoint, SocketTransportOptions options, MountRegistry registry, ConnectionGate gate, Auth.AccessControl access, AddressLimits limits, ILogger logger)
     {
         _registry = registry;
         _gate = gate;
         _access = access;
+        _limits = limits;
         _logger = logger;
         _noDelay = options.NoDelay;
         _listenSocket = (options.CreateBoundListenSocket ?? SocketTransportOptions.CreateDefaultBoundListenSocket)(endpoint);
@@ -251,7 +253,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             if (Peek(socket) is { } listener)
             {
                 pending.Dispose();
-                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount, _access)
+                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount, _access, _limits)
                     .ConfigureAwait(false);
                 return;
             }

@@ -13,9 +13,9 @@ internal static class HttpResponses
         {
             context.Response.Headers.WWWAuthenticate = BasicAuth.Challenge;
         }
-        if (statusCode == 503)
+        if (statusCode is 503 or 429)
         {
-            context.Response.Headers.RetryAfter = "5";
+            context.Response.Headers.RetryAfter = RetryAfter(statusCode);
         }
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync(message + "\n");
     }
@@ -52,7 +52,7 @@ internal static class HttpResponses
     {
         var body = message + "\n";
         var challenge = statusCode == 401 ? $"WWW-Authenticate: {BasicAuth.Challenge}\r\n" : string.Empty;
-        var retry = statusCode == 503 ? "Retry-After: 5\r\n" : string.Empty;
+        var retry = statusCode is 503 or 429 ? $"Retry-After: {RetryAfter(statusCode)}\r\n" : string.Empty;
         var text = $"{version} {statusCode} {ReasonPhrase(statusCode)}\r\n" +
             "Content-Type: text/plain; charset=utf-8\r\n" +
             $"Date: {DateTimeOffset.UtcNow:r}\r\n" +
@@ -65,6 +65,9 @@ internal static class HttpResponses
             (includeBody ? body : string.Empty);
         return System.Text.Encoding.UTF8.GetBytes(text);
     }
+
+    // 429 comes from a per-address cap (Http/AddressLimits.cs), whose rate refills every second.
+    private static string RetryAfter(int statusCode) => statusCode == 429 ? AddressLimits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) : "5";
 
     public static string ReasonPhrase(int statusCode) => statusCode switch
     {
@@ -79,6 +82,7 @@ internal static class HttpResponses
         409 => "Conflict",
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",

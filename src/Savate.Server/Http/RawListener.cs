@@ -12,11 +12,12 @@ namespace Savate.Server.Http;
 /// </summary>
 internal static class RawListener
 {
-    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount, Auth.AccessControl access)
+    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount, Auth.AccessControl access, AddressLimits limits)
     {
         // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
         var isHead = head.IsHead;
+        AddressLimits.AddressLease? lease = null;
         try
         {
             // Who may listen (Auth/AccessControl): skipped, with nothing allocated, when the mount has no rules and no proxy is trusted.
@@ -24,31 +25,35 @@ internal static class RawListener
             TimeSpan? timeLimit = null;
             var server = registry.Config.Server;
             var check = Auth.AccessControl.NeedsListenerCheck(server, mount.Config);
-            if (check || Auth.AccessControl.NeedsAddress(server))
+            var address = check || Auth.AccessControl.NeedsAddress(server) ? AccessRequests.Resolve(connection.Socket.RemoteEndPoint, head, server, ref remote) : null;
+            // Per-address caps first (429): a listener over them takes no listener slot and asks no hook.
+            lease = limits.TryAcquire(address ?? AddressLimits.KeyFor(connection.Socket), "listener", out var limited);
+            if (lease is null)
             {
-                var address = AccessRequests.Resolve(connection.Socket.RemoteEndPoint, head, server, ref remote);
-                if (check)
+                await sink.WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, 429, limited, includeBody: !isHead)).ConfigureAwait(false);
+                return;
+            }
+            if (check)
+            {
+                Auth.AccessDecision decision;
+                try
                 {
-                    Auth.AccessDecision decision;
-                    try
-                    {
-                        decision = await access.CheckListenerAsync(server, mount.Config, AccessRequests.FromHead(head, address, remote), connection.Closed).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // The server is stopping while a hook was asked.
-                        return;
-                    }
-                    if (!decision.IsAllowed)
-                    {
-                        // Kestrel's refusals are in the access log through its middleware; these are not Kestrel's (the query is scrubbed).
-                        registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, decision.StatusCode, 0,
-                            head.Referer, head.UserAgent, TimeSpan.Zero);
-                        await sink.WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, decision.StatusCode, decision.Reason, includeBody: !isHead)).ConfigureAwait(false);
-                        return;
-                    }
-                    timeLimit = decision.TimeLimit;
+                    decision = await access.CheckListenerAsync(server, mount.Config, AccessRequests.FromHead(head, address, remote), connection.Closed).ConfigureAwait(false);
                 }
+                catch (OperationCanceledException)
+                {
+                    // The server is stopping while a hook was asked.
+                    return;
+                }
+                if (!decision.IsAllowed)
+                {
+                    // Kestrel's refusals are in the access log through its middleware; these are not Kestrel's (the query is scrubbed).
+                    registry.AccessLog?.LogRequest(AccessLog.AccessLogWriter.HostOf(remote), null, head.Method, head.Target, head.Version, decision.StatusCode, 0,
+                        head.Referer, head.UserAgent, TimeSpan.Zero);
+                    await sink.WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, decision.StatusCode, decision.Reason, includeBody: !isHead)).ConfigureAwait(false);
+                    return;
+                }
+                timeLimit = decision.TimeLimit;
             }
             // A master may send the listener to a slave instead (server.redirect).
             var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, sink, remote, head.UserAgent,
@@ -101,6 +106,7 @@ internal static class RawListener
         }
         finally
         {
+            lease?.Dispose();
             await connection.CloseAsync().ConfigureAwait(false);
             sink.Dispose();
         }

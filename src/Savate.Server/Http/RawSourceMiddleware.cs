@@ -19,7 +19,7 @@ namespace Savate.Server.Http;
 /// <see cref="ConnectionGate"/>) and the caps of <see cref="RequestHeadLimits"/>, answering a bad one (400, 408,
 /// 414, 431) itself; anything else goes on to Kestrel untouched, its head complete and unconsumed.
 /// </summary>
-internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, Auth.AccessControl access, ILogger<RawSourceMiddleware> logger)
+internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate gate, SourceRefusals refusals, Auth.AccessControl access, AddressLimits limits, ILogger<RawSourceMiddleware> logger)
 {
     // After refusing a head, what the client already sent is read and dropped for this long (at most this
     // much), so that closing does not reset the connection before the client has read the answer.
@@ -28,6 +28,14 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        if (IsHttp2(connection))
+        {
+            // HTTP/2 negotiated by ALPN (https:// listen URLs): no HTTP/1 head to read; Kestrel's HTTP/2 reads its
+            // own headers under its own limits. The connection is no longer the gate's to time.
+            gate.Release(connection.Features.Get<IConnectionSocketFeature>()?.Socket);
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
         var (head, listenerMount, socket) = await ReadHeadAsync(connection).ConfigureAwait(false);
         if (head is null)
         {
@@ -40,13 +48,16 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         }
         else if (listenerMount is not null)
         {
-            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount, access).ConfigureAwait(false);
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount, access, limits).ConfigureAwait(false);
         }
         else
         {
             await next(connection).ConfigureAwait(false);
         }
     }
+
+    private static bool IsHttp2(ConnectionContext connection) =>
+        connection.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature>() is { } alpn && alpn.ApplicationProtocol.Span.SequenceEqual("h2"u8);
 
     // Stands for "not HTTP/1 in clear text" (a TLS handshake): Kestrel's, untouched.
     private static readonly RawRequestHead s_notHttp = new() { Method = "", Target = "", Version = "" };
@@ -160,12 +171,14 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         var remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         var address = AccessRequests.Resolve(connection.RemoteEndPoint, head, registry.Config.Server, ref remote);
         var transport = new RawSourceTransport(connection, head);
+        // Per-address caps first (403): a source over them claims no mount and asks no hook.
+        var lease = limits.TryAcquire(address ?? AddressLimits.KeyFor(connection.RemoteEndPoint), what: null, out var limited);
         try
         {
             Admission admission;
             try
             {
-                admission = await SourceAdmission.AdmitAsync(registry, access, AccessRequests.FromHead(head, address, remote), head.ContentType, head.ExpectsContinue,
+                admission = lease is null ? Admission.Refuse(403, limited) : await SourceAdmission.AdmitAsync(registry, access, AccessRequests.FromHead(head, address, remote), head.ContentType, head.ExpectsContinue,
                     connection.ConnectionClosed).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
@@ -183,6 +196,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         }
         finally
         {
+            lease?.Dispose();
             await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
             await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
         }

@@ -19,11 +19,13 @@ internal sealed class SavateMetrics
 
     private readonly MountRegistry _registry;
     private readonly RelayService _relays;
+    private readonly Http.AddressLimits _limits;
 
-    public SavateMetrics(IMeterFactory meterFactory, MountRegistry registry, RelayService relays)
+    public SavateMetrics(IMeterFactory meterFactory, MountRegistry registry, RelayService relays, Http.AddressLimits limits)
     {
         _registry = registry;
         _relays = relays;
+        _limits = limits;
         var meter = meterFactory.Create(MeterName);
 
         // Per mount.
@@ -70,7 +72,7 @@ internal sealed class SavateMetrics
         meter.CreateObservableUpDownCounter("savate.buffer.size", () => _registry.Pool.OutstandingBytes,
             "By", "Bytes of slice buffers in use across all mounts.");
         meter.CreateObservableCounter("savate.connections.refused", ObserveRefused,
-            "{connection}", "Connections and requests refused or shed, by reason (max-listeners, mount-full, no-source, pending-limit, pending-shed, fd-limit, head-timeout, bad-request, head-too-large, uri-too-long, dynamic-mount-limit, source-unauthorized, source-conflict, source-unsupported).");
+            "{connection}", "Connections and requests refused or shed, by reason (max-listeners, mount-full, no-source, pending-limit, pending-shed, fd-limit, head-timeout, bad-request, head-too-large, uri-too-long, dynamic-mount-limit, source-unauthorized, source-conflict, source-unsupported, per-address-limit, per-address-rate).");
         meter.CreateObservableCounter("savate.listeners.redirected", () => _registry.Refusals.Redirects,
             "{listener}", "New listeners sent to a slave (302, server.redirect).");
     }
@@ -144,7 +146,13 @@ internal sealed class SavateMetrics
         {
             yield return new Measurement<long>(_registry.Refusals.Count(reason), Tag("reason", RefusalCounters.Tag(reason)));
         }
+        // The per-address caps keep their own counts (Http/AddressLimits).
+        yield return new Measurement<long>(_limits.RefusedConcurrent, s_reasonPerAddressLimit);
+        yield return new Measurement<long>(_limits.RefusedRate, s_reasonPerAddressRate);
     }
+
+    private static readonly KeyValuePair<string, object?> s_reasonPerAddressLimit = Tag("reason", "per-address-limit");
+    private static readonly KeyValuePair<string, object?> s_reasonPerAddressRate = Tag("reason", "per-address-rate");
 
     private static readonly KeyValuePair<string, object?> s_reasonMaxLag = Tag("reason", "max-lag");
 

@@ -387,6 +387,10 @@ public sealed class ReloadTests : IDisposable
         await using var b = await TestServer.StartAsync(Upstream);
         using var pushA = Ffmpeg.PushFlvChunkedPost(a.SourceUrl("/live.flv"));
         using var pushB = Ffmpeg.PushFlvChunkedPost(b.SourceUrl("/live.flv"));
+        // Upstreams live before the relay starts: three quick 503s from an upstream whose encoder is still starting
+        // (2 s and more on a loaded machine) make the relay skip it for 30 s, longer than the waits below.
+        await LiveFanOutTests.WaitForMediaAsync(a, "/live.flv", mediaMs: 200);
+        await LiveFanOutTests.WaitForMediaAsync(b, "/live.flv", mediaMs: 200);
         string Relay(params TestServer[] upstreams) => $"""
             server:
               watch-config: false

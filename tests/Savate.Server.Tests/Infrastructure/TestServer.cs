@@ -77,6 +77,34 @@ public sealed class TestServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Starts on the config's own <c>server.listen</c> URLs (no <c>--urls</c>), as savate does: for https:// endpoints. Give
+    /// port 0 in each URL. <see cref="BaseUri"/> is the first http:// one, <see cref="HttpsUri"/> the first https:// one.
+    /// </summary>
+    public static async Task<TestServer> StartOnListenUrlsAsync(SavateConfig config, string? configPath = null)
+    {
+        var logs = new LogCapture();
+        var app = SavateApp.Build(config, [], builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddProvider(logs);
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+        }, configPath);
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var server = new TestServer(app, new Uri(addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal))))
+        {
+            HttpsUri = addresses.FirstOrDefault(a => a.StartsWith("https://", StringComparison.Ordinal)) is { } https ? new Uri(https) : null,
+        };
+        server.Logs.Attach(logs);
+        return server;
+    }
+
+    /// <summary>The https:// endpoint, when started by <see cref="StartOnListenUrlsAsync"/> with one.</summary>
+    public Uri? HttpsUri { get; private init; }
+
+    public Uri HttpsUrl(string path) => new(HttpsUri ?? throw new InvalidOperationException("no https:// endpoint"), path);
+
     public Uri Url(string path) => new(BaseUri, path);
 
     public string SourceUrl(string path, string password = "change-me") =>
