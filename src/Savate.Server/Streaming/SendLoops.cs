@@ -38,7 +38,9 @@ internal interface IDirectListenerSink : IListenerSink
 /// </summary>
 internal sealed class SendLoops
 {
-    private static readonly Lazy<SendLoops> s_shared = new(() => new SendLoops(Math.Clamp(Environment.ProcessorCount, 1, 16)));
+    // One loop per core; SAVATE_SEND_LOOPS overrides it (for benchmarks: docs/benchmarks.md).
+    private static readonly Lazy<SendLoops> s_shared = new(() => new SendLoops(
+        int.TryParse(Environment.GetEnvironmentVariable("SAVATE_SEND_LOOPS"), out var n) && n is >= 1 and <= 64 ? n : Math.Clamp(Environment.ProcessorCount, 1, 16)));
 
     private readonly SendLoop[] _loops;
 
@@ -264,10 +266,16 @@ internal sealed class MountShare
 /// Batching that adapts to load: the flush interval is <c>flush-interval</c> while the send loops keep up and
 /// stretches, up to <c>max-flush-interval</c>, when they are busy (fewer, larger writes per listener; latency
 /// grows gently instead of stalling). Every quarter second the busiest loop's share of that time spent walking
-/// decides: above half, the interval grows in proportion; below a quarter, it shrinks by a fifth.
+/// decides: above 85%, the interval grows in proportion (aiming at 70%); below 60%, it shrinks by a fifth.
 /// </summary>
 internal sealed class FlushPacer
 {
+    // Busy share of a loop (walking, sends included) above which the interval stretches, what it aims for, and below
+    // which it shrinks back. A loop that walks for 80% of each interval keeps up: the interval stays as configured.
+    private const double StretchAbove = 0.85;
+    private const double Target = 0.7;
+    private const double ShrinkBelow = 0.6;
+
     private readonly long[] _busy;
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -341,11 +349,11 @@ internal sealed class FlushPacer
             _windowStart = now;
             var load = (double)busiest / elapsed;
             var factor = _factor;
-            if (load > 0.5)
+            if (load > StretchAbove)
             {
-                factor = Math.Min(_ceiling, factor * load / 0.4);
+                factor = Math.Min(_ceiling, factor * load / Target);
             }
-            else if (load < 0.25)
+            else if (load < ShrinkBelow)
             {
                 // A fifth less per quarter second that passed (a long quiet spell undoes the stretch at once).
                 factor = Math.Max(1, factor * Math.Pow(0.8, Math.Min(64, (double)elapsed / _window)));

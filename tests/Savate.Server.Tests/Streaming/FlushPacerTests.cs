@@ -29,7 +29,7 @@ public class FlushPacerTests
         var pacer = NewPacer();
         for (var i = 0; i < 20; i++)
         {
-            Window0(pacer, 0.3);
+            Window0(pacer, 0.8);
         }
         Assert.Equal(1, pacer.Factor);
         Assert.Equal(40, pacer.Stretch(40, 250));
@@ -40,9 +40,12 @@ public class FlushPacerTests
     {
         var pacer = NewPacer();
         Window0(pacer, 0.8);
-        // 80% busy: twice the interval (aiming at 40%).
-        Assert.Equal(2, pacer.Factor, 3);
-        Assert.Equal(80, pacer.Stretch(40, 250));
+        // 80% busy: keeping up.
+        Assert.Equal(1, pacer.Factor, 3);
+        Window0(pacer, 1.0);
+        // Walking all the time: the interval grows by 1/0.7 (aiming at 70%).
+        Assert.Equal(1 / 0.7, pacer.Factor, 3);
+        Assert.Equal(57, pacer.Stretch(40, 250));
 
         for (var i = 0; i < 10; i++)
         {
@@ -59,8 +62,8 @@ public class FlushPacerTests
         pacer.Report(0, (long)(0.1 * Window.TotalSeconds * _time.TimestampFrequency));
         pacer.Report(1, (long)(0.9 * Window.TotalSeconds * _time.TimestampFrequency));
         _time.Advance(Window);
-        // 90% busy on loop 1: 2.25 times the interval, whatever loop 0 did.
-        Assert.Equal(2.25, pacer.Factor, 3);
+        // 90% busy on loop 1: 0.9/0.7 times the interval, whatever loop 0 did.
+        Assert.Equal(0.9 / 0.7, pacer.Factor, 3);
     }
 
     [Fact]
@@ -103,13 +106,15 @@ public class FlushPacerTests
         var pacer = NewPacer();
         var signal = new AsyncSignal();
         using var scheduler = new FlushScheduler(signal, _time, TimeSpan.FromMilliseconds(40), pacer, TimeSpan.FromMilliseconds(250));
-        Window0(pacer, 0.8);
-        Assert.Equal(TimeSpan.FromMilliseconds(80), scheduler.CurrentInterval);
+        Window0(pacer, 1.0);
+        Window0(pacer, 1.0);
+        // Twice 1/0.7: about 81.6 ms.
+        Assert.Equal(81, (int)scheduler.CurrentInterval.TotalMilliseconds);
 
         scheduler.Publish();
         var next = signal.WaitTask;
         scheduler.Publish();
-        _time.Advance(TimeSpan.FromMilliseconds(79));
+        _time.Advance(TimeSpan.FromMilliseconds(81));
         Assert.False(next.IsCompleted);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(next.IsCompleted);
