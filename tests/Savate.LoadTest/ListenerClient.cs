@@ -78,6 +78,12 @@ internal sealed class ListenerClient
         ConnectStart = Stopwatch.GetTimestamp();
         try
         {
+            if (_run.Options.SpreadAddresses && endpoint.Address.Equals(IPAddress.Loopback))
+            {
+                // Players come from many addresses, not one: each listener from its own loopback address
+                // (127.1.x.y), so per-address limits see what they would see in the field.
+                socket.Bind(new IPEndPoint(new IPAddress([127, 1, (byte)(_index / 250), (byte)(1 + _index % 250)]), 0));
+            }
             await socket.ConnectAsync(endpoint, stop).ConfigureAwait(false);
             if (_run.Options.Tls)
             {

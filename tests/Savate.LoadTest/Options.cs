@@ -40,6 +40,8 @@ internal sealed class Options
     public string Label { get; private set; } = "";
     /// <summary>HLS clients instead of HTTP-FLV/TS listeners (<see cref="HlsRun"/>): <see cref="Listeners"/> of them poll {url}/index.m3u8.</summary>
     public bool Hls { get; private set; }
+    /// <summary>Each listener from its own loopback address (127.1.x.y), as players from many hosts; --one-address turns it off.</summary>
+    public bool SpreadAddresses { get; private set; } = true;
     /// <summary>Mounts, each with its own source at the full bitrate; listeners are spread over them (see <see cref="SourceSet"/>).</summary>
     public int Mounts { get; private set; } = 1;
     /// <summary>A cache's processes (nginx workers), whose CPU is reported beside the origin's.</summary>
@@ -77,6 +79,7 @@ internal sealed class Options
                 case "--status-url": o.StatusUrl = Next(); break;
                 case "--label": o.Label = Next(); break;
                 case "--hls": o.Hls = true; break;
+                case "--one-address": o.SpreadAddresses = false; break;
                 case "--mounts": o.Mounts = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--proxy-pids": o.ProxyPids.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
@@ -101,7 +104,8 @@ internal sealed class Options
         "       [--format flv|ts] [--source-password change-me] [--source-method post-chunked|put] [--no-source]\n" +
         "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]\n" +
         "       [--hls [--source-url URL] [--proxy-pids PID,PID]]: HLS clients polling {url}/index.m3u8\n" +
-        "       [--mounts M]: M mounts (/load-0.flv ...), each with its own source; listeners spread over them";
+        "       [--mounts M]: M mounts (/load-0.flv ...), each with its own source; listeners spread over them\n" +
+        "       [--one-address]: every listener from 127.0.0.1 (default: each from its own 127.1.x.y, as players from many hosts)";
 
     /// <summary>k/M/G are decimal here (a bitrate of 1M is 10^6 bit/s, a slow rate of 10k is 10^4 B/s).</summary>
     public static long ParseSize(string text, bool decimalUnits)
