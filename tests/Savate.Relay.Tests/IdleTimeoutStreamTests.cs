@@ -10,12 +10,14 @@ public sealed class IdleTimeoutStreamTests
     {
         var pipe = new Pipe();
         var firstBytes = 0;
-        await using var stream = new IdleTimeoutStream(pipe.Reader.AsStream(), TimeSpan.FromMilliseconds(600), TimeSpan.FromMilliseconds(600), TimeProvider.System, () => firstBytes++);
+        // A manual clock: 100 ms between reads, five times, never reaches the 600 ms timeout whatever the machine's load.
+        var time = new ManualTimeProvider();
+        await using var stream = new IdleTimeoutStream(pipe.Reader.AsStream(), TimeSpan.FromMilliseconds(600), TimeSpan.FromMilliseconds(600), time, () => firstBytes++);
         var buffer = new byte[16];
         for (var i = 0; i < 5; i++)
         {
             var read = stream.ReadAsync(buffer).AsTask();
-            await Task.Delay(100);
+            time.Advance(TimeSpan.FromMilliseconds(100));
             await pipe.Writer.WriteAsync(new byte[] { 1, 2, 3 });
             Assert.Equal(3, await read);
         }
