@@ -9,7 +9,7 @@ namespace Savate.Server.Tests.Functional;
 /// <summary>
 /// Faults against the real server (issue 9): a source killed mid-tag, the relay's upstream killed, a listener reset
 /// mid-write, a fallback file removed while it plays. Each ends with another mount unaffected (its listener keeps
-/// receiving) and the process's descriptors back near their baseline.
+/// receiving) and the process's descriptors and RSS back near their baseline.
 /// </summary>
 [Collection(nameof(FaultTests))]
 public sealed class FaultTests
@@ -116,6 +116,7 @@ public sealed class FaultTests
         public required CountingListener Control { get; init; }
         public required string FallbackFile { get; init; }
         public int BaselineFds { get; set; }
+        public long BaselineRss { get; set; }
 
         public static async Task<Fixture> StartAsync(int upstreamPort = 9)
         {
@@ -124,14 +125,25 @@ public sealed class FaultTests
             var server = await TestServer.StartAsync(Config(file, upstreamPort));
             var control = await CountingListener.StartAsync(server.Port, "/control.flv");
             Assert.True(await control.KeepsReceivingAsync(TimeSpan.FromSeconds(10)), "the control listener got nothing");
-            return new Fixture { Server = server, Control = control, FallbackFile = file, BaselineFds = OwnFds() };
+            return new Fixture { Server = server, Control = control, FallbackFile = file, BaselineFds = OwnFds(), BaselineRss = OwnRss() };
         }
 
-        /// <summary>The end of every fault: the control mount's listener still receives, and descriptors are back.</summary>
+        /// <summary>
+        /// The end of every fault: the control mount's listener still receives, descriptors are back, and so is
+        /// memory: RSS within 64 MB of what it was before the fault once the GC has run (the collection runs alone,
+        /// so the process's memory is this server's and the test's; 64 MB as in MemoryTests: the control mount's
+        /// ring fills meanwhile, and the runtime keeps some of what it took).
+        /// </summary>
         public async Task AssertUnharmedAsync()
         {
             Assert.True(await Control.KeepsReceivingAsync(TimeSpan.FromSeconds(5)), "the control listener stopped receiving");
             await Wait.UntilAsync(() => OwnFds() <= BaselineFds + 2, TimeSpan.FromSeconds(15), $"descriptors back near {BaselineFds} (now {OwnFds()})");
+            long now = 0;
+            await Wait.UntilAsync(() =>
+            {
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                return (now = OwnRss()) < BaselineRss + 64L * 1024 * 1024;
+            }, TimeSpan.FromSeconds(15), $"RSS back within 64 MB of {BaselineRss >> 20} MB (now {now >> 20} MB)");
         }
 
         public async ValueTask DisposeAsync()
@@ -144,6 +156,8 @@ public sealed class FaultTests
 
     // The server runs in the test process: its descriptors are ours.
     private static int OwnFds() => Directory.GetFiles("/proc/self/fd").Length;
+
+    private static long OwnRss() => ProcStatus.RssBytes(Environment.ProcessId);
 
     [Fact]
     public async Task SourceKilledMidTag_MountIsReleased_OthersUnharmed()
