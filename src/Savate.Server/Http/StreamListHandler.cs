@@ -26,6 +26,13 @@ internal static class StreamListHandler
         {
             return HttpResponses.WritePlainAsync(context, 401, "Relay credentials required (user \"relay\")");
         }
+        // While the server stops, its mounts go one by one: a list taken now would tell slaves to retire mounts that
+        // a restarted master serves again a moment later (and with them their listeners). A 503 is a failed poll.
+        if (context.RequestServices.GetService(typeof(Microsoft.Extensions.Hosting.IHostApplicationLifetime)) is Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime
+            && lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return HttpResponses.WritePlainAsync(context, 503, "Stopping");
+        }
         // A slave with a public URL announces it and its load on each poll (server.redirect sends listeners there).
         var headers = context.Request.Headers;
         if (Savate.Relay.SlaveAnnouncement.Parse(name => headers.TryGetValue(name, out var v) ? v.ToString() : null) is { } announcement)
