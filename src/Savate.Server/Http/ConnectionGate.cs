@@ -314,13 +314,7 @@ internal sealed partial class ConnectionGate
             return 0;
         }
         var now = _time.GetTimestamp();
-        // Counting walks /proc/self/fd, and .NET stats every entry: at 10,000 descriptors that is milliseconds, and at
-        // 20 counts a second it took most of the accepting thread (perf: d_lookup, stat) and starved the joins. So it is
-        // counted every 50 ms only near the threshold (the estimate, which adds each connection admitted since, within
-        // an eighth of it), else once a second.
-        var elapsed = now - _countedAt;
-        var near = _counted >= DescriptorThreshold - Math.Max(64, DescriptorThreshold / 8);
-        if (_countedAt == long.MinValue || elapsed >= _recountTicks * 20 || (near && elapsed >= _recountTicks))
+        if (_countedAt == long.MinValue || now - _countedAt >= _recountTicks)
         {
             _countedAt = now;
             _counted = _countDescriptors();
