@@ -13,6 +13,7 @@ internal sealed class KestrelSourceTransport : ISourceTransport
     public KestrelSourceTransport(HttpContext context)
     {
         _context = context;
+        Body = new TokenSafeBodyReader(context.Request.BodyReader);
         // A live body is unbounded and may be slow at times: Kestrel's 30 MB cap and minimum data
         // rate are for uploads, not for encoders. source-timeout guards silent sources instead.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
@@ -25,7 +26,7 @@ internal sealed class KestrelSourceTransport : ISourceTransport
         }
     }
 
-    public PipeReader Body => _context.Request.BodyReader;
+    public PipeReader Body { get; }
 
     public CancellationToken Aborted => _context.RequestAborted;
 
@@ -34,20 +35,22 @@ internal sealed class KestrelSourceTransport : ISourceTransport
 
     public async ValueTask AcceptAsync()
     {
-        // Start a read first: that is what makes Kestrel send 100 Continue, which must precede the 200.
-        var firstRead = Body.ReadAsync(Aborted);
+        // Start a read first: that is what makes Kestrel send 100 Continue, which must precede the 200. Once the 200
+        // is out the read is ended (a client that sends nothing is the session's to time out, not this wait's) and
+        // given back: the session reads the same bytes again.
+        using var firstReadEnd = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
+        var firstRead = Body.ReadAsync(firstReadEnd.Token);
         try
         {
             _context.Response.StatusCode = 200;
             _context.Response.Headers.CacheControl = "no-cache";
-            // Not cancelled by the client leaving: the read started above must be finished (awaited and advanced)
-            // whatever happens, or Kestrel's own read of the rest of the body fails ("Reading is already in
-            // progress") and the connection ends abnormally. A client that left is seen by the session's reads.
+            // Not cancelled by the client leaving: a client that left is seen by the session's reads.
             await _context.Response.StartAsync(CancellationToken.None).ConfigureAwait(false);
             await _context.Response.Body.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
+            firstReadEnd.Cancel();
             try
             {
                 var result = await firstRead.ConfigureAwait(false);
@@ -55,7 +58,7 @@ internal sealed class KestrelSourceTransport : ISourceTransport
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
-                // The client left, or its body is broken: the session's first read says so.
+                // Ended above, the client left, or its body is broken: the session's first read says so.
             }
         }
     }
