@@ -20,7 +20,7 @@ namespace Savate.Server.Http;
 /// is shed, and a new connection is kept only if its address has none pending: a flooding address is refused, a
 /// newcomer (another player) still gets in. The process never runs out of descriptors on unfinished heads.</item>
 /// </list>
-/// Descriptors open are counted in /proc/self/fd, at most every 50 ms; between counts, each connection admitted
+/// Descriptors open are counted (<see cref="OpenDescriptors"/>: one stat on Linux 6.2 and later) at most every 50 ms; between counts, each connection admitted
 /// is added to the last count, so a burst of accepts is not missed. (An accepted socket's descriptor number is not
 /// enough: once the table is nearly full, closes leave holes low in it and new sockets fill them.) The reserve
 /// matters beyond sockets: the runtime opens an assembly's file the first time code from it runs, and a process
@@ -49,7 +49,7 @@ internal sealed partial class ConnectionGate
     private long _counted;
 
     public ConnectionGate(SavateConfig config, TimeProvider time, ILogger<ConnectionGate> logger, Streaming.MountRegistry registry)
-        : this(config.Server, time, logger, ReadDescriptorLimit(), CountDescriptors)
+        : this(config.Server, time, logger, ReadDescriptorLimit(), Http.OpenDescriptors.Count)
     {
         Refusals = registry.Refusals;
     }
@@ -320,19 +320,6 @@ internal sealed partial class ConnectionGate
             _counted = _countDescriptors();
         }
         return _counted;
-    }
-
-    /// <summary>Descriptors open in this process; the limit itself when they cannot be counted (no descriptor left to list them).</summary>
-    private static long CountDescriptors()
-    {
-        try
-        {
-            return Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return long.MaxValue / 2;
-        }
     }
 
     /// <summary>The soft RLIMIT_NOFILE of this process (the runtime raises it to the hard limit at start), or null when unknown or unlimited.</summary>

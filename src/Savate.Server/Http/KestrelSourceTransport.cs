@@ -89,30 +89,7 @@ internal sealed class KestrelSourceTransport : ISourceTransport
     private const long RefusedDrainBytes = 256 * 1024;
 
     /// <summary>Reads and drops the body for a moment; true when it ended (nothing left to reset the connection).</summary>
-    private async ValueTask<bool> DrainAsync()
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Aborted);
-        timeout.CancelAfter(s_refusedDrainTime);
-        long drained = 0;
-        try
-        {
-            while (drained < RefusedDrainBytes)
-            {
-                var result = await Body.ReadAsync(timeout.Token).ConfigureAwait(false);
-                drained += result.Buffer.Length;
-                Body.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    return true;
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            // Timed out, reset, or a body Kestrel cannot read (bad framing): close it.
-        }
-        return false;
-    }
+    private ValueTask<bool> DrainAsync() => BodyDrain.DrainAsync(Body, s_refusedDrainTime, RefusedDrainBytes, Aborted);
 
     public void Abort() => _context.Abort();
 }

@@ -145,22 +145,11 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         try
         {
             await connection.Transport.Output.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", statusCode, reason)).ConfigureAwait(false);
-            using var drain = new CancellationTokenSource(s_drainTime);
-            var input = connection.Transport.Input;
-            for (long drained = 0; drained < DrainBytes;)
-            {
-                var result = await input.ReadAsync(drain.Token).ConfigureAwait(false);
-                drained += result.Buffer.Length;
-                input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
+            await BodyDrain.DrainAsync(connection.Transport.Input, s_drainTime, DrainBytes, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException)
         {
-            // Gone, or it keeps sending: the close will do.
+            // Gone: the close will do.
         }
         await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
         await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
@@ -204,10 +193,14 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
 
     private sealed class RawSourceTransport(ConnectionContext connection, RawRequestHead head) : ISourceTransport
     {
+        // How long, and how much, of a refused body is read and dropped before the connection is closed.
+        private static readonly TimeSpan s_refusedDrainTime = TimeSpan.FromMilliseconds(500);
+        private const long RefusedDrainBytes = 256 * 1024;
+
         private bool _continued;
         private bool _answered;
 
-        public PipeReader Body => connection.Transport.Input;
+        public PipeReader Body { get; } = head.ContentLength is { } length ? new SizedBodyReader(connection.Transport.Input, length) : connection.Transport.Input;
 
         public CancellationToken Aborted => connection.ConnectionClosed;
 
@@ -236,6 +229,13 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
             }
             _answered = true;
             await WriteAsync(HttpResponses.RawPlain(head.ResponseVersion, statusCode, message)).ConfigureAwait(false);
+            if (Body is SizedBodyReader)
+            {
+                // A sized body sent blind (curl -T sends a small file without waiting for 100 Continue) must not
+                // reset the connection before the client reads the answer: what it sends is dropped for a moment
+                // first, as Kestrel did for it. (A body that runs until the close is an encoder's: it is closed on.)
+                await BodyDrain.DrainAsync(Body, s_refusedDrainTime, RefusedDrainBytes, Aborted).ConfigureAwait(false);
+            }
         }
 
         public void Abort() => connection.Abort(new ConnectionAbortedException("Source dropped"));

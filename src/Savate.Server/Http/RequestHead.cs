@@ -110,7 +110,9 @@ internal struct RequestHeadReader
     private string? _origin;
     private string? _cookie;
     private bool _expectsContinue;
-    private bool _hasLength;
+    private bool _chunked;
+    private long? _contentLength;
+    private bool _badLength;
 
     private enum State
     {
@@ -372,9 +374,22 @@ internal struct RequestHeadReader
         {
             _expectsContinue = value.Equals("100-continue", StringComparison.OrdinalIgnoreCase);
         }
-        else if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+        else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
         {
-            _hasLength = true;
+            _chunked = true;
+        }
+        else if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+        {
+            // Digits only, and every field the same (RFC 9110 §8.6): anything else is Kestrel's to refuse.
+            if (value.Length is > 0 and <= 18 && value.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0
+                && long.Parse(value, System.Globalization.CultureInfo.InvariantCulture) is var length && (_contentLength ?? length) == length)
+            {
+                _contentLength = length;
+            }
+            else
+            {
+                _badLength = true;
+            }
         }
     }
 
@@ -397,7 +412,9 @@ internal struct RequestHeadReader
             Origin = _origin,
             Cookie = _cookie,
             ExpectsContinue = _expectsContinue,
-            HasLength = _hasLength,
+            IsChunked = _chunked,
+            ContentLength = _badLength ? null : _contentLength,
+            HasBadLength = _badLength,
         };
     }
 
@@ -449,10 +466,25 @@ internal sealed class RawRequestHead
 
     /// <summary>The target's query, without its <c>?</c>; null when it has none.</summary>
     public string? Query => Target.IndexOf('?') is var q and >= 0 ? Target[(q + 1)..] : null;
-    public bool HasLength { get; init; }
 
-    /// <summary>SOURCE always; PUT/POST only without any body framing.</summary>
-    public bool IsRawSource => Method == "SOURCE" || (Method is "PUT" or "POST" && !HasLength);
+    /// <summary>A Transfer-Encoding field was sent (chunked framing: Kestrel's to read).</summary>
+    public bool IsChunked { get; init; }
+
+    /// <summary>The Content-Length, when one valid value was sent.</summary>
+    public long? ContentLength { get; init; }
+
+    /// <summary>A Content-Length that is not a number, or several that differ.</summary>
+    public bool HasBadLength { get; init; }
+
+    /// <summary>
+    /// SOURCE always; PUT/POST unless chunked (or with a bad length): a body that runs until the connection closes,
+    /// or a sized one. Sized bodies are read here rather than by Kestrel, which refuses a body whose last bytes came
+    /// with the client's FIN when they are read after it ("Unexpected end of request content"): a client that sends
+    /// its body and leaves right after the answer would lose the tail.
+    /// The admin API's POSTs are never sources.
+    /// </summary>
+    public bool IsRawSource => !(Path is { } path && Admin.AdminApi.Handles(path))
+        && (Method == "SOURCE" || (Method is "PUT" or "POST" && !IsChunked && !HasBadLength));
 
     /// <summary>GET or HEAD over HTTP/1.x: a listener, if the path is a mount.</summary>
     public bool IsListener => Method is "GET" or "HEAD" && Version is "HTTP/1.0" or "HTTP/1.1";

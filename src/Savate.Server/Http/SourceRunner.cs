@@ -91,6 +91,11 @@ internal static class SourceRunner
 
         StreamingLog.SourceConnected(logger, mount.Path, session.Remote, format == MountFormat.Flv ? "FLV" : "MPEG-TS");
         var result = await session.RunAsync(transport.Body, format, transport.Aborted).ConfigureAwait(false);
+        if (result.End == SourceEnd.Completed && transport.Body is SizedBodyReader { Left: > 0 } sized)
+        {
+            // The connection ended before its Content-Length: what came is published, and the end says it was short.
+            result = new SourceResult(SourceEnd.ConnectionLost, $"connection closed by the client {sized.Left} bytes before the end of its body");
+        }
         accessLog?.LogSource(session);
         var seconds = (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds;
         if (result.End is SourceEnd.BadData or SourceEnd.TimedOut or SourceEnd.OverLimit)

@@ -43,6 +43,6 @@ internal static class RequestHeadTarget
         }
         return $"Parsed {consumed} {head.Method} {head.Path} {head.Version} raw={head.IsRawSource} listener={head.IsListener} "
             + $"head={head.IsHead} {head.ResponseVersion} auth={head.Authorization} type={head.ContentType} ua={head.UserAgent} "
-            + $"continue={head.ExpectsContinue} length={head.HasLength}";
+            + $"continue={head.ExpectsContinue} length={head.ContentLength} chunked={head.IsChunked} badlength={head.HasBadLength}";
     }
 }

@@ -216,6 +216,29 @@ public sealed class SourceRefusalTests
     }
 
     [Fact]
+    public async Task SizedPut_ConnectionClosedBeforeItsLength_PublishesWhatCameAndSaysItWasShort()
+    {
+        var config = "server:\n  source-password: change-me\nmounts:\n  - path: /short.flv\n";
+        await using var server = await TestServer.StartAsync(config);
+        var body = FlvSynth.Concat([FlvSynth.Header(), FlvSynth.Metadata(), FlvSynth.AvcConfig(0), FlvSynth.AacConfig(0),
+            FlvSynth.Keyframe(0, size: 4000), FlvSynth.Inter(40, size: 1000)]);
+
+        await using (var client = await RawHttp.ConnectAsync(server.Port))
+        {
+            // 1000 bytes promised that never come.
+            byte[] request = [.. Encoding.ASCII.GetBytes($"PUT /short.flv HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {Basic("change-me")}\r\n"
+                + $"Content-Type: video/x-flv\r\nContent-Length: {body.Length + 1000}\r\n\r\n"), .. body];
+            await client.SendAsync(request);
+            var (answer, _) = await client.ReadHeadAsync(TimeSpan.FromSeconds(10));
+            Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        }
+        await Wait.UntilAsync(() => server.Logs.Count(SourceEndedEvent) == 1, TimeSpan.FromSeconds(10), "the source's end");
+
+        Assert.Contains("connection closed by the client 1000 bytes before the end of its body", server.Logs.Of(SourceEndedEvent).Single().Message, StringComparison.Ordinal);
+        Assert.Equal(body.Length, server.Registry.Find("/short.flv")!.Stats.BytesIn);
+    }
+
+    [Fact]
     public async Task SizedPutStorm_ClientsCloseAfterTheResponseHead_EveryBodyPublishedAndNoConnectionEndsAbnormally()
     {
         const int Mounts = 10;

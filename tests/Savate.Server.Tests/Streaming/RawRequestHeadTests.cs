@@ -51,14 +51,28 @@ public class RawRequestHeadTests
     }
 
     [Theory]
-    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 100\r\n\r\n")]
-    [InlineData("PUT /live HTTP/1.1\r\ncontent-length: 100\r\n\r\n")]
     [InlineData("PUT /live HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")]
     [InlineData("POST /live HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")]
-    public void TryParse_PutWithFraming_NotRaw(string text)
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n")]
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: -1\r\n\r\n")]
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 100\r\nContent-Length: 101\r\n\r\n")]
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")]
+    public void TryParse_ChunkedOrBadLength_LeftToKestrel(string text)
     {
         Assert.True(Parse(text, out var head, out _));
         Assert.False(head!.IsRawSource);
+    }
+
+    [Theory]
+    [InlineData("PUT /live HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 100)]
+    [InlineData("PUT /live HTTP/1.1\r\ncontent-length: 0\r\n\r\n", 0)]
+    [InlineData("POST /live HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n", 7)]
+    public void TryParse_SizedPut_RawWithItsLength(string text, long length)
+    {
+        Assert.True(Parse(text, out var head, out _));
+        Assert.True(head!.IsRawSource);
+        Assert.Equal(length, head.ContentLength);
     }
 
     [Theory]
