@@ -42,6 +42,9 @@ public sealed class FlvTsRemuxer
     /// <summary>The AAC configuration from the last sequence header, or null.</summary>
     public AudioConfig? Audio { get; private set; }
 
+    /// <summary>PTS (90 kHz) of the last video frame written.</summary>
+    public long LastVideoPts { get; private set; }
+
     /// <summary>Counts sequence headers whose bytes differ from the previous one of their track (the first included).</summary>
     public int ConfigGeneration { get; private set; }
 
@@ -98,7 +101,8 @@ public sealed class FlvTsRemuxer
             {
                 return FlvTsFrame.Malformed;
             }
-            Muxer.WriteVideo(output, new ReadOnlySequence<byte>(_scratch.WrittenMemory), dts + cts * 90L, dts, keyframe);
+            LastVideoPts = dts + cts * 90L;
+            Muxer.WriteVideo(output, new ReadOnlySequence<byte>(_scratch.WrittenMemory), LastVideoPts, dts, keyframe);
             return keyframe ? FlvTsFrame.VideoKeyframe : FlvTsFrame.Video;
         }
         if (tagType == 8 && data.Length >= 2 && data[0] >> 4 == 10)

@@ -131,6 +131,16 @@ public sealed class TsMuxer
         WritePes(output, AudioPid, ref _audioCc, header, adts, randomAccess: Video == TsVideoCodec.None, PcrPid == AudioPid ? pts : -1);
     }
 
+    /// <summary>
+    /// Writes one PES of <paramref name="payload"/> at <paramref name="pts"/> on any PID with the caller's
+    /// continuity counter and stream_id: for re-packetizing part of another muxer's audio PES (no PCR, no random access).
+    /// </summary>
+    public void WritePes(IBufferWriter<byte> output, int pid, ref int cc, byte streamId, ReadOnlySequence<byte> payload, long pts)
+    {
+        var header = BuildPesHeader(streamId, pts, pts, (int)payload.Length);
+        WritePes(output, pid, ref cc, header, payload, randomAccess: false, pcr: -1);
+    }
+
     private ReadOnlySpan<byte> BuildPesHeader(byte streamId, long pts, long dts, int payloadLength)
     {
         var h = _pesHeader;

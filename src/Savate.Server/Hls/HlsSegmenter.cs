@@ -32,6 +32,15 @@ internal sealed class HlsSegmenter : IListenerSink
     // at 1.96 s or 2.04 s; without slack a 2 s segment would then take three GOPs.
     private const long CutSlackMilliseconds = 50;
 
+    // A finished segment waits for the audio of its last moments (muxers interleave audio late) until audio at
+    // or past the cut arrives, but no longer than this on the video's timeline: a stream whose audio stopped
+    // or never comes is published this much late at worst.
+    private const long AudioHoldMilliseconds = 1000;
+
+    // A TS audio PES is gathered whole before it is routed (it may have to be split at a cut), up to this size;
+    // a larger one (not an audio PES any muxer writes) is routed as it comes, by its PTS.
+    private const int MaxAudioPesBytes = 64 * TsPacketHeader.PacketSize;
+
     private readonly HlsPlaylist _playlist;
     private MountFormat _format;
     private readonly long _segmentMilliseconds;
@@ -58,6 +67,9 @@ internal sealed class HlsSegmenter : IListenerSink
     private int _tsHeight;
     private long _lastTs90k = long.MinValue;
     private long _tsWrapOffset;
+    private AudioPes[] _audioPes = [];
+    private readonly TsMuxer _audioPacketizer = new();
+    private readonly ArrayBufferWriter<byte> _audioEs = new(8 * 1024);
 
     // The segment being built.
     private ArrayBufferWriter<byte>? _current;
@@ -65,6 +77,18 @@ internal sealed class HlsSegmenter : IListenerSink
     private int _segmentGeneration;
     private bool _segmentKeyframe;
     private bool _nextDiscontinuity;
+    // First video PTS of the segment being built (90 kHz, on the unwrapped timeline), long.MinValue before it:
+    // audio before it belongs to the previous segment.
+    private long _segmentVideoPts = long.MinValue;
+
+    // The finished segment waiting for its late audio (see AudioHoldMilliseconds).
+    private ArrayBufferWriter<byte>? _held;
+    private long _heldStart;
+    private long _heldDuration;
+    private long _heldUntil;
+    private bool _heldDiscontinuity;
+    private bool _heldKeyframe;
+
     private long _malformed;
     private long _forcedCuts;
 
@@ -80,6 +104,12 @@ internal sealed class HlsSegmenter : IListenerSink
 
     /// <summary>Segments published by this run.</summary>
     public long Segments { get; private set; }
+
+    /// <summary>
+    /// Audio dropped because it belongs before the segment it came in (before the first keyframe, or late for
+    /// a segment already published): FLV frames, TS PES or the head of a split one.
+    /// </summary>
+    public long AudioDropped { get; private set; }
 
     public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
     {
@@ -161,9 +191,36 @@ internal sealed class HlsSegmenter : IListenerSink
             {
                 continue;
             }
-            if (_remuxer.Write(type, time, data, _current) == FlvTsFrame.Malformed)
+            IBufferWriter<byte> output = _current;
+            if (kind == FlvTsFrame.Audio && !audioOnly)
+            {
+                // Each audio frame goes to the segment its PTS falls in: the muxer may interleave it after the keyframe.
+                if (time * 90 >= _segmentVideoPts)
+                {
+                    ReleaseHeld();
+                }
+                else if (_held is not null)
+                {
+                    output = _held;
+                }
+                else
+                {
+                    AudioDropped++;
+                    continue;
+                }
+            }
+            var written = _remuxer.Write(type, time, data, output);
+            if (written == FlvTsFrame.Malformed)
             {
                 OnMalformed();
+            }
+            else if (written is FlvTsFrame.VideoKeyframe or FlvTsFrame.Video)
+            {
+                if (_segmentVideoPts == long.MinValue)
+                {
+                    _segmentVideoPts = _remuxer.LastVideoPts;
+                }
+                CheckHoldBound(time);
             }
             CheckSize();
         }
@@ -185,6 +242,7 @@ internal sealed class HlsSegmenter : IListenerSink
                     _streamSignature = signature;
                     _tsGeneration++;
                     _tsAudioCodec = null;
+                    _audioPes = [];
                 }
             }
             switch (info.Kind)
@@ -203,7 +261,18 @@ internal sealed class HlsSegmenter : IListenerSink
             }
             var hasVideo = _demuxer.Program?.HasVideo ?? false;
             var startsPes = info.Pts >= 0;
-            var time = startsPes ? ToMilliseconds(info.Dts >= 0 ? info.Dts : info.Pts) : 0;
+            var time = startsPes ? Unwrap(info.Dts >= 0 ? info.Dts : info.Pts) / 90 : 0;
+            if (hasVideo && info.Kind == TsPacketKind.Audio)
+            {
+                if (startsPes && _current is not null && _tsAudioCodec is null
+                    && TsCodecProbe.TryReadAdts(TsCodecProbe.PesPayload(packet), out var adts))
+                {
+                    _tsAudioCodec = adts.CodecString;
+                    PublishTsCodecs();
+                }
+                OnTsAudio(packet, info.Header.Pid, startsPes ? Unwrap(info.Pts) : -1);
+                continue;
+            }
             if (info.IsRandomAccess)
             {
                 if (info.Kind == TsPacketKind.Video)
@@ -226,12 +295,155 @@ internal sealed class HlsSegmenter : IListenerSink
                 _tsAudioCodec = audio.CodecString;
                 PublishTsCodecs();
             }
+            if (startsPes && info.Kind == TsPacketKind.Video)
+            {
+                if (_segmentVideoPts == long.MinValue)
+                {
+                    _segmentVideoPts = Unwrap(info.Pts);
+                }
+                CheckHoldBound(time);
+            }
             _current!.Write(packet);
             CheckSize();
         }
         return (int)reader.Consumed;
     }
 
+    /// <summary>
+    /// An audio packet of a program with video. Each PES is gathered, then goes to the segment its PTS falls in;
+    /// an AAC PES whose frames span the cut is split there (the muxer may pack several hundred ms in one PES).
+    /// </summary>
+    private void OnTsAudio(ReadOnlySpan<byte> packet, int pid, long pts)
+    {
+        var pes = FindAudioPes(pid);
+        var header = TsPacketHeader.Parse(packet);
+        if (pts >= 0)
+        {
+            CompleteAudioPes(pes);
+            if (_current is not null && pts >= _segmentVideoPts)
+            {
+                ReleaseHeld(); // the audio has passed the cut
+            }
+            pes.Pts = pts;
+            pes.Started = true;
+            pes.Whole = false;
+            pes.Received = 0;
+            pes.Size = header.PayloadOffset < TsPacketHeader.PacketSize ? AdtsPes.PesSize(packet[header.PayloadOffset..]) : 0;
+        }
+        else if (!pes.Started)
+        {
+            return; // the rest of a PES whose start came before the join
+        }
+        if (pes.Length == pes.Packets.Length)
+        {
+            if (pes.Length >= MaxAudioPesBytes)
+            {
+                // Too large to gather: what came so far goes by the PES's PTS, and so will the rest.
+                RouteAudioPes(pes, pes.Packets.AsSpan(0, pes.Length));
+                pes.Length = 0;
+                pes.Whole = true;
+            }
+            else
+            {
+                Array.Resize(ref pes.Packets, pes.Packets.Length * 2);
+            }
+        }
+        packet.CopyTo(pes.Packets.AsSpan(pes.Length));
+        pes.Length += TsPacketHeader.PacketSize;
+        pes.Received += TsPacketHeader.PacketSize - header.PayloadOffset;
+        if (pes.Size > 0 && pes.Received >= pes.Size)
+        {
+            CompleteAudioPes(pes);
+        }
+    }
+
+    private AudioPes FindAudioPes(int pid)
+    {
+        foreach (var pes in _audioPes)
+        {
+            if (pes.Pid == pid)
+            {
+                return pes;
+            }
+        }
+        var adts = _demuxer.Program?.Streams.FirstOrDefault(s => s.Pid == pid)?.StreamType == 0x0F;
+        var added = new AudioPes(pid, adts);
+        _audioPes = [.. _audioPes, added];
+        return added;
+    }
+
+    private void CompleteAudioPes(AudioPes pes)
+    {
+        if (pes.Started && pes.Length > 0)
+        {
+            RouteAudioPes(pes, pes.Packets.AsSpan(0, pes.Length));
+        }
+        pes.Length = 0;
+        pes.Started = false;
+    }
+
+    private void RouteAudioPes(AudioPes pes, ReadOnlySpan<byte> packets)
+    {
+        if (_current is null)
+        {
+            AudioDropped++;
+            return;
+        }
+        if (pes.Pts >= _segmentVideoPts)
+        {
+            WriteAudioPackets(_current, pes, packets);
+            ReleaseHeld();
+            return;
+        }
+        if (pes.Adts && !pes.Whole)
+        {
+            _audioEs.ResetWrittenCount();
+            if (AdtsPes.TryReadPes(packets, _audioEs, out _, out var streamId)
+                && AdtsPes.TryFindSplit(_audioEs.WrittenSpan, pes.Pts, _segmentVideoPts, out var split, out var splitPts)
+                && split > 0 && split < _audioEs.WrittenCount)
+            {
+                var es = _audioEs.WrittenMemory;
+                if (_held is not null)
+                {
+                    _audioPacketizer.WritePes(_held, pes.Pid, ref pes.Cc, streamId, new ReadOnlySequence<byte>(es[..split]), pes.Pts);
+                }
+                else
+                {
+                    AudioDropped++;
+                }
+                _audioPacketizer.WritePes(_current, pes.Pid, ref pes.Cc, streamId, new ReadOnlySequence<byte>(es[split..]), splitPts);
+                ReleaseHeld();
+                return;
+            }
+        }
+        if (_held is not null)
+        {
+            WriteAudioPackets(_held, pes, packets);
+        }
+        else
+        {
+            AudioDropped++;
+        }
+    }
+
+    /// <summary>Copies an audio PES's packets with the segmenter's continuity counter for the PID (a split or dropped PES leaves no gap).</summary>
+    private static void WriteAudioPackets(ArrayBufferWriter<byte> output, AudioPes pes, ReadOnlySpan<byte> packets)
+    {
+        Span<byte> packet = stackalloc byte[TsPacketHeader.PacketSize];
+        for (var offset = 0; offset + TsPacketHeader.PacketSize <= packets.Length; offset += TsPacketHeader.PacketSize)
+        {
+            packets.Slice(offset, TsPacketHeader.PacketSize).CopyTo(packet);
+            if ((packet[3] & 0x10) != 0)
+            {
+                TsRewriter.SetContinuityCounter(packet, Next(ref pes.Cc));
+            }
+            else
+            {
+                TsRewriter.SetContinuityCounter(packet, (pes.Cc + 15) & 0x0F); // no payload: repeats the last counter
+            }
+            output.Write(packet);
+        }
+    }
     private void ProbeVideo(ReadOnlySpan<byte> packet)
     {
         var codec = _demuxer.Program?.Streams.FirstOrDefault(s => s.Kind == TsPacketKind.Video)?.StreamType switch
@@ -296,6 +508,7 @@ internal sealed class HlsSegmenter : IListenerSink
     {
         _current = new ArrayBufferWriter<byte>(64 * 1024);
         _segmentStart = time;
+        _segmentVideoPts = long.MinValue;
         _segmentGeneration = generation;
         _segmentKeyframe = keyframe;
         if (_format == MountFormat.Flv)
@@ -327,6 +540,48 @@ internal sealed class HlsSegmenter : IListenerSink
         {
             return; // two cuts at one instant: nothing to play
         }
+        var discontinuity = _nextDiscontinuity;
+        _nextDiscontinuity = false;
+        ReleaseHeld(); // still waiting for audio that never came
+        if (WaitsForAudio())
+        {
+            _held = current;
+            _heldStart = _segmentStart;
+            _heldDuration = duration;
+            _heldDiscontinuity = discontinuity;
+            _heldKeyframe = _segmentKeyframe;
+            _heldUntil = endTime + AudioHoldMilliseconds;
+            return;
+        }
+        Publish(current, _segmentStart, duration, discontinuity, _segmentKeyframe);
+    }
+
+    /// <summary>Whether the stream has video and audio: then audio may come after the cut it belongs before.</summary>
+    private bool WaitsForAudio() => _format == MountFormat.Flv
+        ? _remuxer.Video is not null && _remuxer.Audio is not null
+        : _demuxer.Program is { HasVideo: true } program && program.Streams.Any(s => s.Kind == TsPacketKind.Audio);
+
+    /// <summary>Publishes the segment waiting for its audio, if any.</summary>
+    private void ReleaseHeld()
+    {
+        if (_held is { } held)
+        {
+            _held = null;
+            Publish(held, _heldStart, _heldDuration, _heldDiscontinuity, _heldKeyframe);
+        }
+    }
+
+    /// <summary>On a video frame at <paramref name="time"/>: a segment waiting for audio longer than the bound goes out without it.</summary>
+    private void CheckHoldBound(long time)
+    {
+        if (_held is not null && time >= _heldUntil)
+        {
+            ReleaseHeld();
+        }
+    }
+
+    private void Publish(ArrayBufferWriter<byte> data, long start, long duration, bool discontinuity, bool keyframe)
+    {
         if (_playlist.TargetDuration == 0)
         {
             // The first segment is segment-duration rounded up to the stream's GOP: that fixes the target, as
@@ -334,8 +589,7 @@ internal sealed class HlsSegmenter : IListenerSink
             var seconds = Math.Max((int)Math.Ceiling(_segmentMilliseconds / 1000.0 - 0.0005), (int)Math.Round(duration / 1000.0, MidpointRounding.AwayFromZero));
             HlsLog.TargetDurationFixed(_logger, _mountPath, _playlist.FixTargetDuration(seconds));
         }
-        var segment = _playlist.Add(current.WrittenSpan.ToArray(), _segmentStart, duration, _nextDiscontinuity, _segmentKeyframe);
-        _nextDiscontinuity = false;
+        var segment = _playlist.Add(data.WrittenSpan.ToArray(), start, duration, discontinuity, keyframe);
         Segments++;
         HlsLog.SegmentPublished(_logger, _mountPath, segment.Sequence, duration, segment.Data.Length);
     }
@@ -358,7 +612,8 @@ internal sealed class HlsSegmenter : IListenerSink
         }
     }
 
-    private long ToMilliseconds(long ts90k)
+    /// <summary>A 90 kHz timestamp on the unwrapped timeline.</summary>
+    private long Unwrap(long ts90k)
     {
         // The 33-bit clock wraps every 26.5 hours: keep the timeline going up.
         if (_lastTs90k != long.MinValue && ts90k + _tsWrapOffset < _lastTs90k - (1L << 32))
@@ -367,7 +622,7 @@ internal sealed class HlsSegmenter : IListenerSink
         }
         var unwrapped = ts90k + _tsWrapOffset;
         _lastTs90k = unwrapped;
-        return unwrapped / 90;
+        return unwrapped;
     }
 
     private static int Next(ref int cc)
@@ -385,6 +640,21 @@ internal sealed class HlsSegmenter : IListenerSink
         }
         data.CopyTo(_pending.AsSpan(_pendingLength));
         _pendingLength += data.Length;
+    }
+
+    /// <summary>An audio PID's PES being gathered.</summary>
+    private sealed class AudioPes(int pid, bool adts)
+    {
+        public readonly int Pid = pid;
+        public readonly bool Adts = adts;
+        public byte[] Packets = new byte[16 * TsPacketHeader.PacketSize];
+        public int Length;
+        public bool Started;
+        public bool Whole; // too large to gather: routed as it comes, never split
+        public long Pts;
+        public int Size; // PES_packet_length + 6, or 0 when unbounded
+        public int Received;
+        public int Cc;
     }
 
     /// <summary>An output for configuration tags, which write nothing.</summary>
