@@ -37,23 +37,22 @@ public sealed class HlsBrowserTests
     }
 
     /// <summary>
-    /// Since the merge with the join changes, the first FLV segment can start its video 80-100 ms after its
-    /// first audio frame, and hls.js reports that startup gap as the non-fatal bufferSeekOverHole (seen in 1 of
-    /// 3 full-suite runs). Any other event fails the test; making the first segment start both tracks together
-    /// is open work (issue 15).
+    /// An FLV mount, remuxed: each segment's audio starts with its video (audio from before a keyframe's PTS goes
+    /// to the segment before it), so hls.js starts without a hole. Any error event, fatal or not, fails the test
+    /// (bufferSeekOverHole included).
     /// </summary>
     [Fact]
-    public Task HlsJs_FlvMount_PlaysTenSecondsWithoutErrorsOtherThanTheStartupGap() => PlayAsync("/demo.flv", allowedNonFatal: ["bufferSeekOverHole", "aborted"]);
+    public Task HlsJs_FlvMount_PlaysTenSecondsWithoutAnyErrorEvent() => PlayAsync("/demo.flv");
 
     /// <summary>
-    /// A TS mount is cut as it is, so a segment's audio may start a few hundred ms after its keyframe (the
-    /// source muxer interleaves audio late): hls.js may then start in that gap and skip it, reporting the
-    /// non-fatal bufferSeekOverHole (and the load it aborted for that seek). Any other event fails the test.
+    /// A TS mount: its muxer interleaves audio late and packs several frames per PES, so the segmenter routes each
+    /// PES by its PTS and splits the one spanning a cut; hls.js then finds no hole to skip (no bufferSeekOverHole,
+    /// nor the load such a seek aborts). Any error event, fatal or not, fails the test.
     /// </summary>
     [Fact]
-    public Task HlsJs_TsMount_PlaysTenSecondsWithoutErrorsOtherThanTheStartupGap() => PlayAsync("/demo.ts", allowedNonFatal: ["bufferSeekOverHole", "aborted"]);
+    public Task HlsJs_TsMount_PlaysTenSecondsWithoutAnyErrorEvent() => PlayAsync("/demo.ts");
 
-    private static async Task PlayAsync(string path, string[] allowedNonFatal)
+    private static async Task PlayAsync(string path)
     {
         await using var server = await TestServer.StartAsync(HlsTests.Config);
         await HlsTests.WaitForSegmentsAsync(server, path, 1);
@@ -62,18 +61,13 @@ public sealed class HlsBrowserTests
         await using var __ = browser;
 
         Assert.True(await page.EvaluateAsync<bool>("() => Hls.isSupported()"), "hls.js: no MSE with H.264/AAC in this Chromium");
-        await page.EvaluateAsync(@"([url, allowed]) => {
+        await page.EvaluateAsync(@"url => {
             window.hlsErrors = [];
-            window.hlsAllowed = [];
             const video = document.createElement('video');
             video.muted = true;
             document.body.appendChild(video);
             const hls = new Hls();
             hls.on(Hls.Events.ERROR, (event, data) => {
-                if (!data.fatal && allowed.includes(data.details)) {
-                    window.hlsAllowed.push(data.details);
-                    return;
-                }
                 const ranges = [];
                 for (let i = 0; i < video.buffered.length; i++) ranges.push(`${video.buffered.start(i).toFixed(3)}-${video.buffered.end(i).toFixed(3)}`);
                 window.hlsErrors.push(`${data.type} ${data.details} fatal=${data.fatal} at ${video.currentTime.toFixed(3)} buffered ${ranges.join(',')} ${data.frag ? 'frag ' + data.frag.sn : ''}`);
@@ -82,7 +76,7 @@ public sealed class HlsBrowserTests
             hls.attachMedia(video);
             hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
             window.video = video;
-        }", new object[] { server.Url($"{path}/master.m3u8").ToString(), allowedNonFatal });
+        }", server.Url($"{path}/master.m3u8").ToString());
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         double played;
