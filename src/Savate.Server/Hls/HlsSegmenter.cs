@@ -15,7 +15,9 @@ namespace Savate.Server.Hls;
 /// MPEG-TS (<see cref="FlvTsRemuxer"/>); MPEG-TS is cut as it is, each segment led by the latest PAT and PMT.
 /// A segment starts at a join point once <c>segment-duration</c> has passed since the last cut, at once when the
 /// codec configuration changed (then with EXT-X-DISCONTINUITY), and, should a GOP outgrow the fixed target
-/// duration, at the last frame that keeps EXTINF within it.
+/// duration, at the last frame that keeps EXTINF within it. Audio goes to the segment its PTS falls in (from the
+/// segment's first video PTS on): a finished segment waits, at most <see cref="AudioHoldMilliseconds"/> of video, for
+/// the audio muxers interleave after the cut; a TS AAC PES spanning the cut is split there.
 /// </summary>
 internal sealed class HlsSegmenter : IListenerSink
 {
