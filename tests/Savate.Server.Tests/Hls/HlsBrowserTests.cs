@@ -3,6 +3,7 @@ using Microsoft.Playwright;
 using Savate.Server.Hls;
 using Savate.Server.Tests.Infrastructure;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Savate.Server.Tests.Hls;
 
@@ -10,7 +11,7 @@ namespace Savate.Server.Tests.Hls;
 /// The playlists in a real browser: hls.js (vendored, Hls/vendor) plays them in Debian's headless Chromium, and
 /// hls-parser in strict mode reads them. The page is about:blank, so every request is cross-origin (CORS is tested too).
 /// </summary>
-public sealed class HlsBrowserTests
+public sealed class HlsBrowserTests(ITestOutputHelper output)
 {
     private static readonly string[] s_chromiumArgs =
     [
@@ -92,7 +93,7 @@ public sealed class HlsBrowserTests
         await push.StopAsync();
     }
 
-    private static async Task PlayAsync(TestServer server, string path, double allowedStartGap, int[]? size = null)
+    private async Task PlayAsync(TestServer server, string path, double allowedStartGap, int[]? size = null)
     {
         await HlsTests.WaitForSegmentsAsync(server, path, 1);
         var (playwright, browser, page) = await OpenAsync();
@@ -135,6 +136,8 @@ public sealed class HlsBrowserTests
         }
         while (played < 10 && errors.Length == 0 && DateTime.UtcNow < deadline);
 
+        var allowed = await page.EvaluateAsync<string[]>("() => window.hlsAllowed");
+        output.WriteLine($"{path}: played {played:0.0} s; allowed events: {(allowed.Length == 0 ? "none" : string.Join("; ", allowed))}");
         Assert.True(errors.Length == 0, "hls.js errors: " + string.Join("; ", errors));
         Assert.True(played >= 10, $"played {played:0.0} s in 90 s");
         Assert.Equal(size ?? [640, 360], await page.EvaluateAsync<int[]>("() => [window.video.videoWidth, window.video.videoHeight]"));
