@@ -75,6 +75,8 @@ internal sealed class SavateMetrics
             "{connection}", "Connections and requests refused or shed, by reason (max-listeners, mount-full, no-source, pending-limit, pending-shed, fd-limit, head-timeout, bad-request, head-too-large, uri-too-long, dynamic-mount-limit, source-unauthorized, source-conflict, source-unsupported, per-address-limit, per-address-rate).");
         meter.CreateObservableCounter("savate.listeners.redirected", () => _registry.Refusals.Redirects,
             "{listener}", "New listeners sent to a slave (302, server.redirect).");
+        meter.CreateObservableGauge("savate.send.flush.stretch", () => Streaming.SendLoops.Shared.Pacer.Factor,
+            "1", "How far the send loops stretch the flush interval now: 1 is flush-interval as configured; at most max-flush-interval / flush-interval (the loops are busy).");
     }
 
     private IEnumerable<Measurement<long>> PerMount(Func<Mount, long> read)

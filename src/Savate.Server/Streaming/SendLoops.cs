@@ -117,24 +117,29 @@ internal sealed class SendLoop
                 _wake.WaitOne();
             }
             Volatile.Write(ref _sleeping, 0);
-            var started = Stopwatch.GetTimestamp();
-            var passes = 0;
+            // The loop's CPU time, not the wall clock's: waiting for a core is not being busy (ThreadCpuClock). Each
+            // walk is reported as it ends: under load the queue may never empty, and one report at the end of the
+            // drain then put seconds of work into one quarter-second window (the pacer jumped to its bound and back).
+            var mark = ThreadCpuClock.Now();
             while (_ready.TryDequeue(out var share))
             {
                 Volatile.Write(ref share.Queued, 0);
+                var passes = 0;
                 try
                 {
-                    passes += share.Walk();
+                    passes = share.Walk();
                 }
                 catch (Exception e)
                 {
                     // A bug in one mount's walk must not take every listener of the process with it.
                     Trace.TraceError($"savate: send loop {_index}: {e}");
                 }
-            }
-            if (passes > 0)
-            {
-                _pacer.Report(_index, Stopwatch.GetTimestamp() - started);
+                var now = ThreadCpuClock.Now();
+                if (passes > 0)
+                {
+                    _pacer.Report(_index, now - mark);
+                }
+                mark = now;
             }
         }
     }
@@ -321,7 +326,7 @@ internal sealed class FlushPacer
         return factor <= 1 ? baseInterval : Math.Min(Math.Max(baseInterval, maxInterval), (long)(baseInterval * factor));
     }
 
-    /// <summary>A loop spent <paramref name="busyTicks"/> (timestamps of the pacer's clock) walking.</summary>
+    /// <summary>A loop spent <paramref name="busyTicks"/> of its CPU time walking (in the pacer's clock's timestamp units).</summary>
     public void Report(int loop, long busyTicks)
     {
         Interlocked.Add(ref _busy[loop], busyTicks);
