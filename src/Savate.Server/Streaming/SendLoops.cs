@@ -117,10 +117,12 @@ internal sealed class SendLoop
                 _wake.WaitOne();
             }
             Volatile.Write(ref _sleeping, 0);
-            // The loop's CPU time, not the wall clock's: waiting for a core is not being busy (ThreadCpuClock). Each
-            // walk is reported as it ends: under load the queue may never empty, and one report at the end of the
-            // drain then put seconds of work into one quarter-second window (the pacer jumped to its bound and back).
-            var mark = ThreadCpuClock.Now();
+            // Each walk is reported as it ends: under load the queue may never empty, and one report at the end of
+            // the drain put seconds of work into one quarter-second window (the pacer jumped to its bound and back
+            // at 5,000 listeners). Wall time, not the loop's CPU time: a loop that waits for a core is late all the
+            // same, and stretching then spares the machine (at 5,000: the same latency for 66% of a core instead
+            // of 87% measured on the loops' CPU clock, docs/benchmarks.md round 4).
+            var mark = Stopwatch.GetTimestamp();
             while (_ready.TryDequeue(out var share))
             {
                 Volatile.Write(ref share.Queued, 0);
@@ -134,7 +136,7 @@ internal sealed class SendLoop
                     // A bug in one mount's walk must not take every listener of the process with it.
                     Trace.TraceError($"savate: send loop {_index}: {e}");
                 }
-                var now = ThreadCpuClock.Now();
+                var now = Stopwatch.GetTimestamp();
                 if (passes > 0)
                 {
                     _pacer.Report(_index, now - mark);
@@ -326,7 +328,7 @@ internal sealed class FlushPacer
         return factor <= 1 ? baseInterval : Math.Min(Math.Max(baseInterval, maxInterval), (long)(baseInterval * factor));
     }
 
-    /// <summary>A loop spent <paramref name="busyTicks"/> of its CPU time walking (in the pacer's clock's timestamp units).</summary>
+    /// <summary>A loop spent <paramref name="busyTicks"/> (timestamps of the pacer's clock) walking.</summary>
     public void Report(int loop, long busyTicks)
     {
         Interlocked.Add(ref _busy[loop], busyTicks);
