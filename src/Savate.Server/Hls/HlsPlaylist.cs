@@ -199,6 +199,7 @@ internal sealed class HlsPlaylist(string runId, int window, long maxBytes)
         text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{segments[0].Sequence}\n");
         text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuitySequence}\n");
         text.Append("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        AppendStart(text, segments);
         for (var i = 0; i < segments.Length; i++)
         {
             var segment = segments[i];
@@ -212,6 +213,32 @@ internal sealed class HlsPlaylist(string runId, int window, long maxBytes)
             text.Append(SegmentName(segment.Sequence)).Append('\n');
         }
         return text.ToString();
+    }
+
+    // How many segments from the end a player starts (hls.js's default, liveSyncDurationCount), and how far into that
+    // segment: past the composition offset of its first keyframe (B-frames show it 40-120 ms after it is decoded).
+    private const int StartSegmentsFromEnd = 3;
+    private const int StartIntoSegmentMilliseconds = 250;
+
+    /// <summary>
+    /// EXT-X-START (RFC 8216 4.3.5.2): a quarter second into the third segment from the end, PRECISE. A segment's video
+    /// with B-frames is buffered only from its keyframe's presentation time, while hls.js lines the segment up with
+    /// its decode time: started at the segment's very beginning, the player sits in a hole of a frame or two and
+    /// reports bufferSeekOverHole. Starting just inside the segment plays the same frames without that hole.
+    /// </summary>
+    private static void AppendStart(StringBuilder text, HlsSegment[] segments)
+    {
+        var first = Math.Max(0, segments.Length - StartSegmentsFromEnd);
+        if (segments[first].DurationMilliseconds < 2 * StartIntoSegmentMilliseconds)
+        {
+            return;
+        }
+        long fromEnd = 0;
+        for (var i = first; i < segments.Length; i++)
+        {
+            fromEnd += segments[i].DurationMilliseconds;
+        }
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-START:TIME-OFFSET={-(fromEnd - StartIntoSegmentMilliseconds) / 1000.0:0.000},PRECISE=YES\n");
     }
 
     /// <summary>The multivariant playlist: one variant, with BANDWIDTH from the segments, CODECS and RESOLUTION from the SPS.</summary>

@@ -7,9 +7,12 @@ namespace Savate.Server.Hosting;
 /// Gives memory back after a peak. The GC only runs when something allocates, and a server whose hostile sources or
 /// dynamic mounts just left may allocate little for a long time: the buffers they filled would stay committed (200
 /// sources holding partial 4 MiB tags left 190 MB resident a minute after they left, docs/benchmarks.md). When the
-/// process is quiet (no gen0 collection for a period) and the GC's committed memory grew by a quarter since the last
-/// trim (and is at least 32 MiB), one aggressive, compacting collection hands what is free back to the OS. A busy
-/// server collects on its own and is not interrupted; a quiet one is trimmed once per peak, not periodically.
+/// process allocates little (under 16 MiB in a 10 s period: too little for the GC to reach the large buffers it left
+/// behind soon) and the GC's committed memory grew by a quarter since the last trim (and is at least 32 MiB), one
+/// aggressive, compacting collection hands what is free back to the OS. A server that allocates a lot collects on its
+/// own and is not interrupted; a quiet one is trimmed once per peak, not periodically. ("Quiet" was once "no gen0
+/// collection in the period": a server with a few timers allocating steadily never qualified, and its memory came back
+/// only if something else made garbage.)
 /// </summary>
 internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTrimmer> logger) : BackgroundService
 {
@@ -18,7 +21,10 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
     // Below this the GC's own decommit is enough.
     private const long Floor = 32L * 1024 * 1024;
 
-    private int _lastGen0 = -1;
+    // Allocating less than this in a period is quiet.
+    private const long QuietAllocation = 16L * 1024 * 1024;
+
+    private long _lastAllocated = -1;
     private long _afterLastTrim = Floor;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,16 +46,16 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
     /// <summary>One check; true when it collected.</summary>
     public bool TrimIfIdle()
     {
-        var gen0 = GC.CollectionCount(0);
-        var quiet = gen0 == _lastGen0;
-        _lastGen0 = gen0;
+        var allocated = GC.GetTotalAllocatedBytes();
+        var quiet = _lastAllocated >= 0 && allocated - _lastAllocated < QuietAllocation;
+        _lastAllocated = allocated;
         var committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
         if (!quiet || committed < Math.Max(Floor, _afterLastTrim + _afterLastTrim / 4))
         {
             return false;
         }
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        _lastGen0 = GC.CollectionCount(0);
+        _lastAllocated = GC.GetTotalAllocatedBytes();
         _afterLastTrim = GC.GetGCMemoryInfo().TotalCommittedBytes;
         Trimmed(logger, committed / (1024 * 1024), _afterLastTrim / (1024 * 1024));
         return true;

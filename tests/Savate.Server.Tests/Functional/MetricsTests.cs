@@ -149,7 +149,7 @@ public sealed partial class MetricsTests
             Assert.Equal(0, Value(scrape, "savate_mount_source_drops_total", "/metrics-live.flv", ("reason", "bad-data")));
             Assert.Equal(0, Value(scrape, "savate_listeners_redirected_total", null));
             // The send loops' stretch of the flush (process-wide: other tests' load may stretch it, within its bound).
-            Assert.InRange(Value(scrape, "savate_send_flush_stretch_ratio", null), 1, 250.0 / 40);
+            Assert.InRange(Value(scrape, "savate_send_flush_stretch", null), 1, 250.0 / 40);
 
             // The relay that can never connect: exactly one state at 1, and not streaming.
             Assert.Equal(1, Value(scrape, "savate_relay_state", "/metrics-relay.flv", ("state", null)));

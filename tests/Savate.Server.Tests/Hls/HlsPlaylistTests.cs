@@ -27,6 +27,7 @@ public sealed class HlsPlaylistTests
             #EXT-X-MEDIA-SEQUENCE:2
             #EXT-X-DISCONTINUITY-SEQUENCE:0
             #EXT-X-INDEPENDENT-SEGMENTS
+            #EXT-X-START:TIME-OFFSET=-5.750,PRECISE=YES
             #EXTINF:2.000,
             abcd1234-2.ts
             #EXTINF:2.000,
@@ -35,6 +36,14 @@ public sealed class HlsPlaylistTests
             abcd1234-4.ts
 
             """.ReplaceLineEndings("\n"), text);
+    }
+
+    [Fact]
+    public void RenderMediaPlaylist_FirstSegment_StartsAQuarterSecondIntoIt()
+    {
+        // One segment: the start is inside it, past a B-frame keyframe's composition offset (hls.js would otherwise
+        // start in the hole before the keyframe's presentation time).
+        Assert.Contains("#EXT-X-START:TIME-OFFSET=-1.750,PRECISE=YES\n", Filled(1).RenderMediaPlaylist(), StringComparison.Ordinal);
     }
 
     [Fact]

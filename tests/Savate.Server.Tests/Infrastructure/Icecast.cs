@@ -67,12 +67,15 @@ public sealed class Icecast : IAsyncDisposable
               <limits>
                 <clients>100</clients>
                 <sources>10</sources>
-                <queue-size>524288</queue-size>
+                <queue-size>4194304</queue-size>
                 <client-timeout>30</client-timeout>
                 <header-timeout>15</header-timeout>
                 <source-timeout>10</source-timeout>
                 <burst-on-connect>1</burst-on-connect>
-                <burst-size>65535</burst-size>
+                <!-- Icecast's generic handler (FLV, TS) starts a listener at its burst point, with no container
+                     sync: a burst as large as the queue lets a listener of a young relay start at its first byte
+                     (the FLV header), however long the test took to connect it (64 KiB was about 2 s of stream). -->
+                <burst-size>4194304</burst-size>
               </limits>
               <authentication>
                 <source-password>{SourcePassword}</source-password>
