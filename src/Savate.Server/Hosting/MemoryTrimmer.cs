@@ -10,7 +10,8 @@ namespace Savate.Server.Hosting;
 /// process allocates little (under 16 MiB in a 10 s period: too little for the GC to reach the large buffers it left
 /// behind soon) and the GC's committed memory grew by a quarter since the last trim (and is at least 32 MiB), one
 /// aggressive, compacting collection hands what is free back to the OS. A server that allocates a lot collects on its
-/// own and is not interrupted; a quiet one is trimmed once per peak, not periodically. ("Quiet" was once "no gen0
+/// own and is not interrupted; a quiet one is trimmed once per peak (then again at up to six quiet checks, the minute
+/// after), not periodically. ("Quiet" was once "no gen0
 /// collection in the period": a server with a few timers allocating steadily never qualified, and its memory came back
 /// only if something else made garbage.)
 /// </summary>
@@ -43,21 +44,35 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
         }
     }
 
+    // After a trim for a peak, this many more quiet checks trim again: what a peak held is not all let go at once
+    // (Kestrel's memory pool evicts idle blocks over time; they are garbage only then), and once the reference is
+    // the first trim's result, growth alone would never trim again. A minute of quiet checks; none on a busy server.
+    private const int FollowUps = 6;
+    private int _followUps;
+
     /// <summary>One check; true when it collected.</summary>
     public bool TrimIfIdle()
     {
         var allocated = GC.GetTotalAllocatedBytes();
         var quiet = _lastAllocated >= 0 && allocated - _lastAllocated < QuietAllocation;
         _lastAllocated = allocated;
+        if (!quiet)
+        {
+            return false;
+        }
         var committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
-        if (!quiet || committed < Math.Max(Floor, _afterLastTrim + _afterLastTrim / 4))
+        var grown = committed >= Math.Max(Floor, _afterLastTrim + _afterLastTrim / 4);
+        var followUp = !grown && _followUps > 0 && committed >= Floor;
+        if (!grown && !followUp)
         {
             return false;
         }
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         _lastAllocated = GC.GetTotalAllocatedBytes();
-        _afterLastTrim = GC.GetGCMemoryInfo().TotalCommittedBytes;
-        Trimmed(logger, committed / (1024 * 1024), _afterLastTrim / (1024 * 1024));
+        var after = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        _followUps = grown ? FollowUps : _followUps - 1;
+        _afterLastTrim = after;
+        Trimmed(logger, committed / (1024 * 1024), after / (1024 * 1024));
         return true;
     }
 
