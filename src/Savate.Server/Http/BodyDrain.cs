@@ -9,6 +9,13 @@ namespace Savate.Server.Http;
 /// </summary>
 internal static class BodyDrain
 {
+    // How long, and how much, of a refused source's body is read and dropped before its connection is closed.
+    private static readonly TimeSpan s_refusedTime = TimeSpan.FromMilliseconds(500);
+    private const long RefusedBytes = 256 * 1024;
+
+    /// <summary>After a source's refusal (either transport): reads and drops its body for at most 500 ms and 256 KiB; true when it ended.</summary>
+    public static ValueTask<bool> DrainRefusedAsync(PipeReader body, CancellationToken aborted) => DrainAsync(body, s_refusedTime, RefusedBytes, aborted);
+
     /// <summary>Reads and drops for at most <paramref name="time"/> and <paramref name="bytes"/>; true when the body or connection ended.</summary>
     public static async ValueTask<bool> DrainAsync(PipeReader body, TimeSpan time, long bytes, CancellationToken aborted)
     {

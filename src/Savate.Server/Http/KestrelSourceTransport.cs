@@ -78,18 +78,11 @@ internal sealed class KestrelSourceTransport : ISourceTransport
         _context.Response.Headers.Connection = "close";
         await HttpResponses.WritePlainAsync(_context, statusCode, message).ConfigureAwait(false);
         await _context.Response.CompleteAsync().ConfigureAwait(false);
-        if (!await DrainAsync().ConfigureAwait(false))
+        if (!await BodyDrain.DrainRefusedAsync(Body, Aborted).ConfigureAwait(false))
         {
             _context.Abort();
         }
     }
-
-    // How long, and how much, of a refused body is read and dropped before the connection is closed.
-    private static readonly TimeSpan s_refusedDrainTime = TimeSpan.FromMilliseconds(500);
-    private const long RefusedDrainBytes = 256 * 1024;
-
-    /// <summary>Reads and drops the body for a moment; true when it ended (nothing left to reset the connection).</summary>
-    private ValueTask<bool> DrainAsync() => BodyDrain.DrainAsync(Body, s_refusedDrainTime, RefusedDrainBytes, Aborted);
 
     public void Abort() => _context.Abort();
 }

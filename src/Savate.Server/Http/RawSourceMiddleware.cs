@@ -147,9 +147,9 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
             await connection.Transport.Output.WriteAsync(HttpResponses.RawPlain("HTTP/1.1", statusCode, reason)).ConfigureAwait(false);
             await BodyDrain.DrainAsync(connection.Transport.Input, s_drainTime, DrainBytes, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException)
+        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException or InvalidOperationException)
         {
-            // Gone: the close will do.
+            // Gone, or its output already closed: the close will do.
         }
         await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
         await connection.Transport.Input.CompleteAsync().ConfigureAwait(false);
@@ -193,10 +193,6 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
 
     private sealed class RawSourceTransport(ConnectionContext connection, RawRequestHead head) : ISourceTransport
     {
-        // How long, and how much, of a refused body is read and dropped before the connection is closed.
-        private static readonly TimeSpan s_refusedDrainTime = TimeSpan.FromMilliseconds(500);
-        private const long RefusedDrainBytes = 256 * 1024;
-
         private bool _continued;
         private bool _answered;
 
@@ -234,7 +230,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
                 // A sized body sent blind (curl -T sends a small file without waiting for 100 Continue) must not
                 // reset the connection before the client reads the answer: what it sends is dropped for a moment
                 // first, as Kestrel did for it. (A body that runs until the close is an encoder's: it is closed on.)
-                await BodyDrain.DrainAsync(Body, s_refusedDrainTime, RefusedDrainBytes, Aborted).ConfigureAwait(false);
+                await BodyDrain.DrainRefusedAsync(Body, Aborted).ConfigureAwait(false);
             }
         }
 
