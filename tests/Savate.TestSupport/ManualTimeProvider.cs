@@ -19,6 +19,13 @@ public sealed class ManualTimeProvider : TimeProvider
     /// <summary>Ticks per second of <see cref="GetTimestamp"/>: TimeSpan ticks, so conversions are exact.</summary>
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
+    /// <summary>
+    /// The step of the clock timers count on, as system timers count on Environment.TickCount64 (4 ms steps on
+    /// Linux), coarser than <see cref="GetTimestamp"/>: a timer armed between two steps counts from the step before
+    /// and can fire up to a step early, never at the step it was armed in. Zero: timers fire exactly on time.
+    /// </summary>
+    public TimeSpan TimerGranularity { get; set; }
+
     /// <summary>Timers created and not disposed.</summary>
     public int ActiveTimers
     {
@@ -102,6 +109,19 @@ public sealed class ManualTimeProvider : TimeProvider
         }
     }
 
+    // Under _lock.
+    private long DueAt(long due)
+    {
+        var step = TimerGranularity.Ticks;
+        if (step <= 0 || due == 0)
+        {
+            return _timestamp + due;
+        }
+        // The first step at which the coarse clock (the timestamp rounded down to a step) reached its value at arming plus due.
+        var at = _timestamp / step * step + due;
+        return (at + step - 1) / step * step;
+    }
+
     private void Remove(ManualTimer timer)
     {
         lock (_lock)
@@ -127,7 +147,7 @@ public sealed class ManualTimeProvider : TimeProvider
                 {
                     return false;
                 }
-                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner._timestamp + Math.Max(0, dueTime.Ticks);
+                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner.DueAt(Math.Max(0, dueTime.Ticks));
                 Period = period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? 0 : period.Ticks;
                 return true;
             }

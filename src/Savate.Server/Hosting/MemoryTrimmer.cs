@@ -69,13 +69,14 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
         }
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         _lastAllocated = GC.GetTotalAllocatedBytes();
-        var after = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        var info = GC.GetGCMemoryInfo();
+        var after = info.TotalCommittedBytes;
         _followUps = grown ? FollowUps : _followUps - 1;
         _afterLastTrim = after;
-        Trimmed(logger, committed / (1024 * 1024), after / (1024 * 1024));
+        Trimmed(logger, committed / (1024 * 1024), after / (1024 * 1024), info.HeapSizeBytes / (1024 * 1024), info.FragmentedBytes / (1024 * 1024), info.PinnedObjectsCount);
         return true;
     }
 
-    [LoggerMessage(140, LogLevel.Information, "Memory trimmed while idle: GC committed {BeforeMib} MiB, now {AfterMib} MiB")]
-    private static partial void Trimmed(ILogger logger, long beforeMib, long afterMib);
+    [LoggerMessage(140, LogLevel.Information, "Memory trimmed while idle: GC committed {BeforeMib} MiB, now {AfterMib} MiB (heap {HeapMib} MiB, fragmented {FragmentedMib} MiB, {Pinned} pinned)")]
+    private static partial void Trimmed(ILogger logger, long beforeMib, long afterMib, long heapMib, long fragmentedMib, long pinned);
 }

@@ -503,9 +503,7 @@ internal sealed class Mount : IIngestTarget, IDisposable
             case FeedAction.Hold:
                 StopFallback();
                 _playing = "nothing";
-                _graceTimer?.Dispose();
-                var due = TimeSpan.FromSeconds(Math.Max(0, decision.GraceUntil - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
-                _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).Evaluate(), this, due, Timeout.InfiniteTimeSpan);
+                ArmGraceTimer(decision.GraceUntil);
                 return (null, null, null);
             case FeedAction.End:
                 var closed = _listeners.Count;
@@ -519,6 +517,33 @@ internal sealed class Mount : IIngestTarget, IDisposable
                 return (null, null, closed);
             default:
                 return (null, null, null);
+        }
+    }
+
+    /// <summary>Evaluates again when grace is over (under the lock).</summary>
+    private void ArmGraceTimer(long until)
+    {
+        _graceTimer?.Dispose();
+        // Rounded up to the millisecond, as timers count.
+        var due = TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, until - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency));
+        _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).OnGraceOver(), this, due, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// The grace timer fired. A system timer runs on a coarser clock (Environment.TickCount64, 4 ms steps on Linux)
+    /// than the timestamp grace is measured with, and can fire a few milliseconds early: grace is then not over, and
+    /// unless the timer is armed again nothing ends it (a mount without a fallback is evaluated on events only).
+    /// That left half of the dynamic mounts a source storm made in grace for good, with their memory.
+    /// </summary>
+    private void OnGraceOver()
+    {
+        Evaluate();
+        lock (_lock)
+        {
+            if (!_disposed && _selector.State.GraceUntil is { } until && until > _time.GetTimestamp())
+            {
+                ArmGraceTimer(until);
+            }
         }
     }
 

@@ -404,6 +404,36 @@ public class ListenerTests
     }
 
     [Fact]
+    public async Task RunAsync_GraceTimerFiresEarly_GraceStillEnds()
+    {
+        // System timers count on a coarser clock than timestamps and can fire a few ms early. That once left the
+        // mount in grace for good: its listeners never closed, a dynamic mount was never removed.
+        _time.TimerGranularity = TimeSpan.FromMilliseconds(4);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var idle = 0;
+        using var mount = TestMounts.Create(_time, _pool, new MountConfig { Path = "/live", Grace = TimeSpan.FromSeconds(2) }, onIdle: _ => idle++);
+        var source = new SourceSession(mount, "encoder");
+        Assert.True(mount.TryClaim(source));
+        Keyframe(mount, 0);
+        var sink = new MemorySink();
+        var listener = new Listener(mount, sink, "test");
+        Assert.True(mount.TryAddListener(listener));
+        var run = listener.RunAsync(CancellationToken.None);
+
+        // Grace until 2.001 s; its timer counts from 0 and fires at 2.000 s.
+        mount.Release(source);
+        _time.Advance(TimeSpan.FromMilliseconds(1999));
+        await Task.Yield();
+        Assert.True(mount.InGrace);
+        Assert.False(run.IsCompleted);
+
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(ListenerEnd.StreamEnded, await Within(run));
+        Assert.False(mount.InGrace);
+        Assert.Equal(1, idle);
+    }
+
+    [Fact]
     public async Task RunAsync_NewSourceWithinGrace_SameListenerContinues()
     {
         using var mount = CreateMount(new MountConfig { Path = "/live", Grace = TimeSpan.FromSeconds(2) });
