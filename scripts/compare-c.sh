@@ -8,7 +8,9 @@
 # a 40 ms flush. Needs gcc and perf (linux-perf) and permission to trace syscalls (root, or
 # kernel.perf_event_paranoid <= 1 with tracefs readable).
 # Environment: C_PORT (18300), SAVATE_PORT (18000), OUT (/tmp/savate-compare-c), SAVATE_ARGS (extra yaml
-# server keys, e.g. "max-flush-interval: 40ms"), ONLY (c | savate: run one side only).
+# server keys, e.g. "max-flush-interval: 40ms"), ONLY (c | savate: run one side only), PROFILE (1: also
+# perf record -g each server over the window into $OUT/LABEL.perf.data; Savate with DOTNET_PerfMapEnabled=1, so
+# `perf report -i $OUT/savate.perf.data --no-children --sort sym` names its JIT-compiled methods).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LISTENERS="${1:-5000}"
@@ -53,9 +55,15 @@ run_one() {
   local tool=$!
   sleep "$start"
   local t0; t0=$(cpu_ticks "$pid")
+  local rec=""
+  if [ "${PROFILE:-}" = 1 ]; then
+    perf record -q -F 499 -g -p "$pid" -o "$OUT/$label.perf.data" -- sleep "$window" > /dev/null 2>&1 &
+    rec=$!
+  fi
   perf stat -x, -e syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_sendto \
     -p "$pid" -- sleep "$window" 2> "$OUT/$label.perf"
   local t1; t1=$(cpu_ticks "$pid")
+  [ -n "$rec" ] && wait "$rec" || true
   wait "$tool" || true
   local sends; sends=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1} END {print s + 0}' "$OUT/$label.perf")
   local cpu_s; cpu_s=$(echo "scale=4; ($t1 - $t0) / $hz" | bc)
@@ -86,7 +94,7 @@ if [ "$ONLY" != c ]; then
   - path: /load.flv
     format: flv
 YAML
-  dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
+  DOTNET_PerfMapEnabled="${PROFILE:+1}" dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
   spid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:${SAVATE_PORT}/status.json" >/dev/null 2>&1 && break
