@@ -9,7 +9,8 @@
 # kernel.perf_event_paranoid <= 1 with tracefs readable).
 # Environment: C_PORT (18300), SAVATE_PORT (18000), OUT (/tmp/savate-compare-c), SAVATE_ARGS (extra yaml
 # server keys, e.g. "max-flush-interval: 40ms"), ONLY (c | savate: run one side only), PROFILE (1: also
-# perf record -g each server over the window into $OUT/LABEL.perf.data; Savate with DOTNET_PerfMapEnabled=1, so
+# perf record -g each server over the window into $OUT/LABEL.perf.data; Savate with DOTNET_PerfMapEnabled=1 and
+# W^X off, so
 # `perf report -i $OUT/savate.perf.data --no-children --sort sym` names its JIT-compiled methods).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,7 +95,7 @@ if [ "$ONLY" != c ]; then
   - path: /load.flv
     format: flv
 YAML
-  DOTNET_PerfMapEnabled="${PROFILE:+1}" dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
+  DOTNET_PerfMapEnabled="${PROFILE:+1}" DOTNET_EnableWriteXorExecute="${PROFILE:+0}" dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
   spid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:${SAVATE_PORT}/status.json" >/dev/null 2>&1 && break

@@ -16,6 +16,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
 {
     private readonly ListenerConnection _connection;
     private readonly Socket _socket;
+    private readonly SafeSocketHandle _handle;
     private readonly List<ArraySegment<byte>> _segments = new(Listener.MaxBatchSlices + 1);
     // Only for a send the kernel could not take at once (a slow or stuck reader): most listeners never need one.
     private SocketSender? _sender;
@@ -26,6 +27,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     {
         _connection = connection;
         _socket = connection.Socket;
+        _handle = _socket.SafeHandle;
         try
         {
             // Sends are tried at once and never wait in the kernel (a 503 included): what does not fit
@@ -77,6 +79,10 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     /// </summary>
     public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
     {
+        if (RawSend.IsSupported)
+        {
+            return SendRaw(buffers, owner);
+        }
         _segments.Clear();
         foreach (var buffer in buffers)
         {
@@ -110,6 +116,38 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
             _segments.Clear();
             return DirectSendResult.Failed;
         }
+        _owner = owner;
+        _directSender ??= new DirectSender(this);
+        ContinueDirect();
+        return DirectSendResult.Pending;
+    }
+
+    // The direct send through RawSend: no segment list unless the kernel leaves something for later.
+    private DirectSendResult SendRaw(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+    {
+        var sent = RawSend.Send(_handle, buffers, out var error);
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            return DirectSendResult.Failed;
+        }
+        long total = 0;
+        foreach (var buffer in buffers)
+        {
+            total += buffer.Length;
+        }
+        if (sent == total)
+        {
+            return DirectSendResult.Done;
+        }
+        _segments.Clear();
+        foreach (var buffer in buffers)
+        {
+            if (!buffer.IsEmpty)
+            {
+                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
+            }
+        }
+        Trim(sent);
         _owner = owner;
         _directSender ??= new DirectSender(this);
         ContinueDirect();
