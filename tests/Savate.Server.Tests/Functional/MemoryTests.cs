@@ -88,11 +88,6 @@ public sealed class MemoryTests
                 + $"(peak {peak >> 20} MB); the trimmer said: "
                 + string.Join(" | ", server.Output.Split('\n').Where(l => l.Contains("Memory trimmed", StringComparison.Ordinal))));
         }
-        // Every dynamic mount the attack made is gone after its grace (half of them once stayed in grace for good,
-        // with their memory, when their grace timer fired a few milliseconds early).
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.Port}") };
-        using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/status.json"));
-        Assert.Equal(0, status.RootElement.GetProperty("mounts").GetArrayLength());
         Assert.True(server.FdCount() < baselineFds + 20, $"{server.FdCount()} descriptors open against {baselineFds} before the attack: {server.FdSummary()}");
     }
 }
