@@ -524,8 +524,9 @@ internal sealed class Mount : IIngestTarget, IDisposable
     private void ArmGraceTimer(long until)
     {
         _graceTimer?.Dispose();
-        // Rounded up to the millisecond, as timers count.
-        var due = TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, until - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency));
+        // Rounded up to the millisecond, as timers count, and at least one: grace that is already over is ended by
+        // the next evaluation, never by a timer spinning at zero.
+        var due = TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling((until - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency)));
         _graceTimer = _disposed ? null : _time.CreateTimer(static s => ((Mount)s!).OnGraceOver(), this, due, Timeout.InfiniteTimeSpan);
     }
 
@@ -533,14 +534,16 @@ internal sealed class Mount : IIngestTarget, IDisposable
     /// The grace timer fired. A system timer runs on a coarser clock (Environment.TickCount64, 4 ms steps on Linux)
     /// than the timestamp grace is measured with, and can fire a few milliseconds early: grace is then not over, and
     /// unless the timer is armed again nothing ends it (a mount without a fallback is evaluated on events only).
-    /// That left half of the dynamic mounts a source storm made in grace for good, with their memory.
+    /// That left half of the dynamic mounts a source storm made in grace for good, with their memory. Whether grace
+    /// is still on is the state's word after the evaluation, not a second look at the clock: grace could end between
+    /// the two, and then nothing evaluated again (one mount in about five 200-source storms).
     /// </summary>
     private void OnGraceOver()
     {
         Evaluate();
         lock (_lock)
         {
-            if (!_disposed && _selector.State.GraceUntil is { } until && until > _time.GetTimestamp())
+            if (!_disposed && _selector.State.GraceUntil is { } until)
             {
                 ArmGraceTimer(until);
             }
