@@ -95,7 +95,12 @@ if [ "$ONLY" != c ]; then
   - path: /load.flv
     format: flv
 YAML
-  DOTNET_PerfMapEnabled="${PROFILE:+1}" DOTNET_EnableWriteXorExecute="${PROFILE:+0}" dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
+  # Profiling only: otherwise the runtime's settings stay untouched (an empty variable is not the same as none).
+  profile_env=()
+  if [ "${PROFILE:-}" = 1 ]; then
+    profile_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+  fi
+  env "${profile_env[@]}" dotnet "$server_dll" --config "$tmp/savate.yaml" > "$OUT/savate.log" 2>&1 &
   spid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:${SAVATE_PORT}/status.json" >/dev/null 2>&1 && break

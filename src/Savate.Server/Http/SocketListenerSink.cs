@@ -42,17 +42,22 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
 
     public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
     {
-        _segments.Clear();
-        foreach (var buffer in buffers.Span)
-        {
-            if (buffer.IsEmpty)
-            {
-                continue;
-            }
-            // Slices and join headers are byte[]-backed; anything else is copied (never on the hot path).
-            _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
-        }
+        FillSegments(buffers.Span);
         return _segments.Count == 0 ? new ValueTask<bool>(true) : SendAsync();
+    }
+
+    // The segment list for a send: the non-empty buffers. Slices and join headers are byte[]-backed; anything else is
+    // copied (never on the hot path).
+    private void FillSegments(ReadOnlySpan<ReadOnlyMemory<byte>> buffers)
+    {
+        _segments.Clear();
+        foreach (var buffer in buffers)
+        {
+            if (!buffer.IsEmpty)
+            {
+                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
+            }
+        }
     }
 
     /// <summary>Sends a whole response head (or a short response).</summary>
@@ -83,14 +88,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         {
             return SendRaw(buffers, owner);
         }
-        _segments.Clear();
-        foreach (var buffer in buffers)
-        {
-            if (!buffer.IsEmpty)
-            {
-                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
-            }
-        }
+        FillSegments(buffers);
         if (_segments.Count == 0)
         {
             return DirectSendResult.Done;
@@ -116,10 +114,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
             _segments.Clear();
             return DirectSendResult.Failed;
         }
-        _owner = owner;
-        _directSender ??= new DirectSender(this);
-        ContinueDirect();
-        return DirectSendResult.Pending;
+        return Park(owner);
     }
 
     // The direct send through RawSend: no segment list unless the kernel leaves something for later.
@@ -139,15 +134,14 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         {
             return DirectSendResult.Done;
         }
-        _segments.Clear();
-        foreach (var buffer in buffers)
-        {
-            if (!buffer.IsEmpty)
-            {
-                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
-            }
-        }
+        FillSegments(buffers);
         Trim(sent);
+        return Park(owner);
+    }
+
+    // What the kernel did not take (left in _segments) goes on in the background; the owner hears when it is done.
+    private DirectSendResult Park(Listener owner)
+    {
         _owner = owner;
         _directSender ??= new DirectSender(this);
         ContinueDirect();

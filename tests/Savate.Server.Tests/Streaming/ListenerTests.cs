@@ -24,8 +24,19 @@ public class ListenerTests
     private readonly SlicePool _pool = new();
     private readonly FlvJoinHeaders _headers = new(FlvSynth.Header(), null, s_avc, s_aac, ["h264", "aac"]);
 
-    private Mount CreateMount(MountConfig? config = null) =>
-        TestMounts.Create(_time, _pool, config ?? new MountConfig { Path = "/live" }, new ServerConfig { FlushInterval = TimeSpan.FromMilliseconds(40) });
+    private Mount CreateMount(MountConfig? config = null, Action<Mount>? onIdle = null) =>
+        TestMounts.Create(_time, _pool, config ?? new MountConfig { Path = "/live" }, new ServerConfig { FlushInterval = TimeSpan.FromMilliseconds(40) }, onIdle);
+
+    /// <summary>A source on the mount with a first keyframe out, and a listener following it: the source, and the listener's run.</summary>
+    private (SourceSession Source, Task<ListenerEnd> Run) StartFollowingSource(Mount mount)
+    {
+        var source = new SourceSession(mount, "encoder");
+        Assert.True(mount.TryClaim(source));
+        Keyframe(mount, 0);
+        var listener = new Listener(mount, new MemorySink(), "test");
+        Assert.True(mount.TryAddListener(listener));
+        return (source, listener.RunAsync(CancellationToken.None));
+    }
 
     private void Keyframe(Mount mount, long time, FlvJoinHeaders? headers = null) =>
         TestMounts.PublishRaw(mount, FlvSynth.Keyframe((uint)time), time, time, keyframe: true, headers ?? _headers);
@@ -381,13 +392,7 @@ public class ListenerTests
     public async Task RunAsync_SourceReleased_WaitsThroughGraceThenStreamEnded()
     {
         using var mount = CreateMount(new MountConfig { Path = "/live", Grace = TimeSpan.FromSeconds(2) });
-        var source = new SourceSession(mount, "encoder");
-        Assert.True(mount.TryClaim(source));
-        Keyframe(mount, 0);
-        var sink = new MemorySink();
-        var listener = new Listener(mount, sink, "test");
-        Assert.True(mount.TryAddListener(listener));
-        var run = listener.RunAsync(CancellationToken.None);
+        var (source, run) = StartFollowingSource(mount);
 
         mount.Release(source);
         Assert.True(mount.InGrace);
@@ -411,14 +416,8 @@ public class ListenerTests
         _time.TimerGranularity = TimeSpan.FromMilliseconds(4);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         var idle = 0;
-        using var mount = TestMounts.Create(_time, _pool, new MountConfig { Path = "/live", Grace = TimeSpan.FromSeconds(2) }, onIdle: _ => idle++);
-        var source = new SourceSession(mount, "encoder");
-        Assert.True(mount.TryClaim(source));
-        Keyframe(mount, 0);
-        var sink = new MemorySink();
-        var listener = new Listener(mount, sink, "test");
-        Assert.True(mount.TryAddListener(listener));
-        var run = listener.RunAsync(CancellationToken.None);
+        using var mount = CreateMount(new MountConfig { Path = "/live", Grace = TimeSpan.FromSeconds(2) }, _ => idle++);
+        var (source, run) = StartFollowingSource(mount);
 
         // Grace until 2.001 s; its timer counts from 0 and fires at 2.000 s.
         mount.Release(source);
