@@ -142,6 +142,8 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     // What the kernel did not take (left in _segments) goes on in the background; the owner hears when it is done.
     private DirectSendResult Park(Listener owner)
     {
+        // The batch now outlives this call (and the walk that lent its slices).
+        owner.RetainBatch();
         _owner = owner;
         _directSender ??= new DirectSender(this);
         ContinueDirect();

@@ -51,6 +51,8 @@ internal sealed class Listener
     private readonly Mount _mount;
     private readonly IListenerSink _sink;
     private readonly Slice?[] _held = new Slice?[MaxBatchSlices];
+    // The held slices are borrowed from the send loop's walk (SliceLease): not this listener's references.
+    private bool _borrowed;
     private readonly ReadOnlyMemory<byte>[] _batch = new ReadOnlyMemory<byte>[MaxBatchSlices + 1];
     private long _next = -1;
     private long _pendingTime = long.MinValue;
@@ -196,7 +198,7 @@ internal sealed class Listener
                 {
                     return ListenerEnd.Moved;
                 }
-                var count = Gather(out var end);
+                var count = Gather(out var end, null);
                 if (end is { } reason)
                 {
                     return reason;
@@ -267,7 +269,7 @@ internal sealed class Listener
     /// On the send loop's thread: sends what is pending (a listener catching up loops while it fills
     /// batches), applying the lag policy. Returns the sends made; <paramref name="ended"/> when the listener is done.
     /// </summary>
-    internal int Pump(out bool ended)
+    internal int Pump(SliceLease lease, out bool ended)
     {
         ended = false;
         if (Volatile.Read(ref _parked) != 0)
@@ -282,7 +284,7 @@ internal sealed class Listener
                 : Volatile.Read(ref _failed) != 0 ? ListenerEnd.ClientGone
                 : Volatile.Read(ref _cancelled) != 0 ? ListenerEnd.Cancelled
                 : null;
-            var count = end is null ? Gather(out end) : 0;
+            var count = end is null ? Gather(out end, lease) : 0;
             if (end is null && count == 0 && _mount.IsEnded(Epoch))
             {
                 end = ListenerEnd.StreamEnded;
@@ -316,12 +318,36 @@ internal sealed class Listener
                 return sends;
             }
             FinishDirectSend(result == DirectSendResult.Done);
-            if (result == DirectSendResult.Done && !full)
+            if (result == DirectSendResult.Done && !full && !_mount.IsEnded(Epoch))
             {
                 return sends;
             }
-            // Failed: the next turn ends it. A full batch: more is pending (a listener catching up).
+            // Failed: the next turn ends it. A full batch: more is pending (a listener catching up). The stream ended:
+            // the next turn ends it once all is sent, since the flush that said so may have been folded into this one
+            // (two requests before one walk) and no other walk would come.
         }
+    }
+
+    /// <summary>
+    /// Called by a direct sink before it keeps the batch past <see cref="IDirectListenerSink.Send"/> (a send left for
+    /// the socket engine): slices borrowed from the walk become this listener's own references, since the walk
+    /// lets go of its own at its end.
+    /// </summary>
+    internal void RetainBatch()
+    {
+        if (!_borrowed)
+        {
+            return;
+        }
+        foreach (var slice in _held)
+        {
+            if (slice is not null && !slice.TryAddRef())
+            {
+                // The lease holds a reference for the whole walk, so this cannot happen.
+                throw new InvalidOperationException($"Slice {slice.Sequence} released while borrowed.");
+            }
+        }
+        _borrowed = false;
     }
 
     /// <summary>A parked send is done (from the sink's completion, any thread): the listener rejoins its loop's walk.</summary>
@@ -414,7 +440,7 @@ internal sealed class Listener
     }
 
     /// <summary>Collects the slices from the cursor to the head, applying the lag policy. Returns the batch size.</summary>
-    private int Gather(out ListenerEnd? end)
+    private int Gather(out ListenerEnd? end, SliceLease? lease)
     {
         end = null;
         var ring = _mount.Ring;
@@ -469,7 +495,7 @@ internal sealed class Listener
         var held = 0;
         for (var sequence = _next; sequence < head && held < MaxBatchSlices; sequence++)
         {
-            if (!ring.TryGet(sequence, out var slice))
+            if (!(lease is null ? ring.TryGet(sequence, out var slice) : lease.TryGet(ring, sequence, out slice)))
             {
                 if (held == 0)
                 {
@@ -495,6 +521,7 @@ internal sealed class Listener
             _batch[count++] = slice.Memory;
         }
         _next += held;
+        _borrowed = lease is not null && held > 0;
         return count;
     }
 
@@ -554,6 +581,13 @@ internal sealed class Listener
 
     private void ReleaseHeld()
     {
+        if (_borrowed)
+        {
+            // The walk's lease holds them.
+            Array.Clear(_held);
+            _borrowed = false;
+            return;
+        }
         for (var i = 0; i < _held.Length; i++)
         {
             if (_held[i] is { } slice)

@@ -29,7 +29,7 @@ public class FlushPacerTests
         var pacer = NewPacer();
         for (var i = 0; i < 20; i++)
         {
-            Window0(pacer, 0.8);
+            Window0(pacer, 0.9);
         }
         Assert.Equal(1, pacer.Factor);
         Assert.Equal(40, pacer.Stretch(40, 250));
@@ -39,15 +39,15 @@ public class FlushPacerTests
     public void BusyLoops_IntervalGrowsWithTheLoad_UpToMaxFlushInterval()
     {
         var pacer = NewPacer();
-        Window0(pacer, 0.8);
-        // 80% busy: keeping up.
+        Window0(pacer, 0.9);
+        // 90% busy: keeping up.
         Assert.Equal(1, pacer.Factor, 3);
         Window0(pacer, 1.0);
-        // Walking all the time: the interval grows by 1/0.7 (aiming at 70%).
-        Assert.Equal(1 / 0.7, pacer.Factor, 3);
-        Assert.Equal(57, pacer.Stretch(40, 250));
+        // Walking all the time: the interval grows by 1/0.85 (aiming at 85%).
+        Assert.Equal(1 / 0.85, pacer.Factor, 3);
+        Assert.Equal(47, pacer.Stretch(40, 250));
 
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < 15; i++)
         {
             Window0(pacer, 1.0);
         }
@@ -60,17 +60,17 @@ public class FlushPacerTests
     {
         var pacer = NewPacer();
         pacer.Report(0, (long)(0.1 * Window.TotalSeconds * _time.TimestampFrequency));
-        pacer.Report(1, (long)(0.9 * Window.TotalSeconds * _time.TimestampFrequency));
+        pacer.Report(1, (long)(0.98 * Window.TotalSeconds * _time.TimestampFrequency));
         _time.Advance(Window);
-        // 90% busy on loop 1: 0.9/0.7 times the interval, whatever loop 0 did.
-        Assert.Equal(0.9 / 0.7, pacer.Factor, 3);
+        // 98% busy on loop 1: 0.98/0.85 times the interval, whatever loop 0 did.
+        Assert.Equal(0.98 / 0.85, pacer.Factor, 3);
     }
 
     [Fact]
     public void LoadGone_IntervalShrinksBackGently()
     {
         var pacer = NewPacer();
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < 15; i++)
         {
             Window0(pacer, 1.0);
         }
@@ -91,7 +91,7 @@ public class FlushPacerTests
     public void MaxFlushIntervalLowered_StretchFollowsAtOnce()
     {
         var pacer = NewPacer();
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < 15; i++)
         {
             Window0(pacer, 1.0);
         }
@@ -108,13 +108,13 @@ public class FlushPacerTests
         using var scheduler = new FlushScheduler(signal, _time, TimeSpan.FromMilliseconds(40), pacer, TimeSpan.FromMilliseconds(250));
         Window0(pacer, 1.0);
         Window0(pacer, 1.0);
-        // Twice 1/0.7: about 81.6 ms.
-        Assert.Equal(81, (int)scheduler.CurrentInterval.TotalMilliseconds);
+        // Twice 1/0.85: about 55.4 ms.
+        Assert.Equal(55, (int)scheduler.CurrentInterval.TotalMilliseconds);
 
         scheduler.Publish();
         var next = signal.WaitTask;
         scheduler.Publish();
-        _time.Advance(TimeSpan.FromMilliseconds(81));
+        _time.Advance(TimeSpan.FromMilliseconds(55));
         Assert.False(next.IsCompleted);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(next.IsCompleted);
