@@ -65,7 +65,96 @@ internal sealed class ListenerClient
     public string? EndReason { get; private set; }
     public bool Connected => Status == 200;
 
-    public async Task RunAsync(IPEndPoint endpoint, byte[] request, CancellationToken stop)
+    public int Index => _index;
+
+    // The epoll path (EpollReceivers): the socket, whether the request went out, the run's end.
+    public Socket? Socket { get; private set; }
+    public bool RequestSent { get; set; }
+    private TaskCompletionSource? _done;
+    private int _finished;
+
+    /// <summary>Where the next read goes: the listener's slot in the shared pinned pool.</summary>
+    public Memory<byte> ReceiveBuffer => _pool.AsMemory(_offset + Marker.Size, IsSlow ? 2048 : BufferSize);
+
+    /// <summary>
+    /// Connects and reads on <paramref name="receivers"/>' threads when given (a plain listener that reads as fast
+    /// as it can), else with an async receive loop of its own (TLS, slow listeners).
+    /// </summary>
+    public Task RunAsync(IPEndPoint endpoint, byte[] request, EpollReceivers? receivers, CancellationToken stop) =>
+        receivers is not null && !IsSlow && !_run.Options.Tls ? RunOnReceiver(endpoint, request, receivers) : RunAsync(endpoint, request, stop);
+
+    private Task RunOnReceiver(IPEndPoint endpoint, byte[] request, EpollReceivers receivers)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket = socket;
+        _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _run.Register(socket);
+        ConnectStart = Stopwatch.GetTimestamp();
+        bool connected;
+        try
+        {
+            if (_run.Options.SpreadAddresses && endpoint.Address.Equals(IPAddress.Loopback))
+            {
+                socket.Bind(new IPEndPoint(new IPAddress([127, 1, (byte)(_index / 250), (byte)(1 + _index % 250)]), 0));
+            }
+            socket.Blocking = false;
+            try
+            {
+                // Synchronous and non-blocking: the socket never meets the runtime's socket engine.
+                socket.Connect(endpoint);
+                connected = true;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+            {
+                connected = false;
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            Finish(Stopwatch.GetTimestamp(), e is SocketException se ? $"socket: {se.SocketErrorCode}" : e.GetType().Name);
+            return _done.Task;
+        }
+        RequestSent = connected;
+        receivers.Add(this, socket, request, connected);
+        return _done.Task;
+    }
+
+    /// <summary>On a receiver's thread: the run ends (<paramref name="reason"/> null: the tool is stopping). Once.</summary>
+    public void Finish(long now, string? reason)
+    {
+        if (_done is null || Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+        End(now, reason);
+        _done.TrySetResult();
+    }
+
+    /// <summary>One read of <paramref name="n"/> bytes into <see cref="ReceiveBuffer"/> at <paramref name="now"/>.</summary>
+    public void Received(int n, long now)
+    {
+        if (FirstByte == 0)
+        {
+            FirstByte = now;
+        }
+        else
+        {
+            var gap = now - LastReceive;
+            if (gap > MaxGapTicks)
+            {
+                MaxGapTicks = gap;
+            }
+            if (gap > Stopwatch.Frequency && !IsSlow)
+            {
+                Stalls++;
+            }
+        }
+        LastReceive = now;
+        Bytes += n;
+        OnBytes(n, now);
+    }
+
+    private async Task RunAsync(IPEndPoint endpoint, byte[] request, CancellationToken stop)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (IsSlow)
@@ -101,7 +190,7 @@ internal sealed class ListenerClient
             {
                 await socket.SendAsync(request, SocketFlags.None, stop).ConfigureAwait(false);
             }
-            var memory = _pool.AsMemory(_offset + Marker.Size, IsSlow ? 2048 : BufferSize);
+            var memory = ReceiveBuffer;
             long slowStart = 0;
             while (true)
             {
@@ -116,24 +205,9 @@ internal sealed class ListenerClient
                 }
                 if (FirstByte == 0)
                 {
-                    FirstByte = now;
                     slowStart = now;
                 }
-                else
-                {
-                    var gap = now - LastReceive;
-                    if (gap > MaxGapTicks)
-                    {
-                        MaxGapTicks = gap;
-                    }
-                    if (gap > Stopwatch.Frequency && !IsSlow)
-                    {
-                        Stalls++;
-                    }
-                }
-                LastReceive = now;
-                Bytes += n;
-                OnBytes(n, now);
+                Received(n, now);
                 if (IsSlow)
                 {
                     // Token bucket: sleep until the bytes read so far fit the slow rate.

@@ -102,6 +102,8 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint, IPEndPoint s
             clients[i] = new ListenerClient(i, pool, this, slow, sampled: !slow && i % Options.SampleEvery == 0);
         }
 
+        // Plain listeners read on a few epoll threads (EpollReceivers); --receivers 0 keeps one async loop each.
+        using var receivers = Options.Receivers > 0 && EpollReceivers.IsSupported ? new EpollReceivers(Options.Receivers, clients) : null;
         var runStart = Stopwatch.GetTimestamp();
         Volatile.Write(ref runStartShared[0], runStart);
         var serverCpu0 = pid is { } p0 ? ProcStats.CpuSeconds(p0) : double.NaN;
@@ -117,7 +119,7 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint, IPEndPoint s
                 await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency)).ConfigureAwait(false);
             }
             var client = clients[i];
-            tasks[i] = client.RunAsync(endpoint, requests[i % requests.Length], stop.Token);
+            tasks[i] = client.RunAsync(endpoint, requests[i % requests.Length], receivers, stop.Token);
         }
         var joinEnd = Stopwatch.GetTimestamp();
         var joinSeconds = (joinEnd - runStart) / (double)Stopwatch.Frequency;
@@ -159,6 +161,8 @@ internal sealed class LoadRun(Options options, IPEndPoint endpoint, IPEndPoint s
 
         _stopping = true;
         stop.Cancel();
+        // The receivers first: none may read a socket while it is being closed.
+        receivers?.Dispose();
         foreach (var socket in _sockets)
         {
             socket.Dispose();

@@ -44,6 +44,8 @@ internal sealed class Options
     public bool SpreadAddresses { get; private set; } = true;
     /// <summary>Mounts, each with its own source at the full bitrate; listeners are spread over them (see <see cref="SourceSet"/>).</summary>
     public int Mounts { get; private set; } = 1;
+    /// <summary>Threads reading the plain listeners with epoll (<see cref="EpollReceivers"/>); 0: one async receive loop per listener.</summary>
+    public int Receivers { get; private set; } = Math.Clamp(Environment.ProcessorCount, 1, 8);
     /// <summary>A cache's processes (nginx workers), whose CPU is reported beside the origin's.</summary>
     public List<int> ProxyPids { get; } = [];
 
@@ -81,6 +83,7 @@ internal sealed class Options
                 case "--hls": o.Hls = true; break;
                 case "--one-address": o.SpreadAddresses = false; break;
                 case "--mounts": o.Mounts = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--receivers": o.Receivers = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--proxy-pids": o.ProxyPids.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option {key}\n{Usage}");
@@ -105,7 +108,8 @@ internal sealed class Options
         "       [--sample-every 20] [--lead 2s] [--settle 3s] [--json-out FILE] [--status-url URL] [--label NAME]\n" +
         "       [--hls [--source-url URL] [--proxy-pids PID,PID]]: HLS clients polling {url}/index.m3u8\n" +
         "       [--mounts M]: M mounts (/load-0.flv ...), each with its own source; listeners spread over them\n" +
-        "       [--one-address]: every listener from 127.0.0.1 (default: each from its own 127.1.x.y, as players from many hosts)";
+        "       [--one-address]: every listener from 127.0.0.1 (default: each from its own 127.1.x.y, as players from many hosts)\n" +
+        "       [--receivers N]: threads reading the listeners with epoll (default: one per core; 0: an async receive loop per listener)";
 
     /// <summary>k/M/G are decimal here (a bitrate of 1M is 10^6 bit/s, a slow rate of 10k is 10^4 B/s).</summary>
     public static long ParseSize(string text, bool decimalUnits)
