@@ -209,33 +209,44 @@ internal sealed unsafe partial class EpollReceivers : IDisposable
             }
         }
 
-        // One recv per event (level-triggered: what is left is reported again).
+        // Reads until the socket is empty (a short read says so) or a few buffers' worth were read (level-triggered:
+        // what is left is reported again, and the other sockets get their turn). Reading one buffer per event left
+        // data queued on our side at 19,000 listeners: the kernel's TCP memory rose past tcp_mem's min and the server
+        // evicted listeners that were only waiting for this tool.
         private void Read(ListenerClient client)
         {
             var socket = client.Socket!;
-            var buffer = client.ReceiveBuffer;
-            nint n;
-            fixed (byte* p = buffer.Span)
+            for (var reads = 0; reads < 8; reads++)
             {
-                n = Recv(socket.SafeHandle, p, (nuint)buffer.Length, MsgDontWait);
-            }
-            var now = Stopwatch.GetTimestamp();
-            if (n > 0)
-            {
-                client.Received((int)n, now);
+                var buffer = client.ReceiveBuffer;
+                nint n;
+                fixed (byte* p = buffer.Span)
+                {
+                    n = Recv(socket.SafeHandle, p, (nuint)buffer.Length, MsgDontWait);
+                }
+                var now = Stopwatch.GetTimestamp();
+                if (n > 0)
+                {
+                    client.Received((int)n, now);
+                    if (n < buffer.Length)
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                if (n == 0)
+                {
+                    Drop(client, socket, client.Status == 0 ? "closed before a response" : client.Status != 200 ? $"HTTP {client.Status}" : "closed by server");
+                    return;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno is EAgain or EIntr)
+                {
+                    return;
+                }
+                Drop(client, socket, errno switch { 104 => "socket: ConnectionReset", 32 => "socket: Shutdown", 110 => "socket: TimedOut", _ => $"socket: errno {errno}" });
                 return;
             }
-            if (n == 0)
-            {
-                Drop(client, socket, client.Status == 0 ? "closed before a response" : client.Status != 200 ? $"HTTP {client.Status}" : "closed by server");
-                return;
-            }
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno is EAgain or EIntr)
-            {
-                return;
-            }
-            Drop(client, socket, errno switch { 104 => "socket: ConnectionReset", 32 => "socket: Shutdown", 110 => "socket: TimedOut", _ => $"socket: errno {errno}" });
         }
 
         private void Drop(ListenerClient client, Socket socket, string reason)

@@ -573,7 +573,11 @@ internal sealed class Listener
         {
             _mount.Stats.OnEviction(why ?? (reason == ListenerEnd.EvictedLag ? EvictionReason.Lag : EvictionReason.Lapped));
             StreamingLog.ListenerEvicted(_mount.Logger, Id, _mount.Path,
-                reason == ListenerEnd.EvictedLag ? $"more than {_mount.Config.EvictLag.TotalSeconds:0.###} s late ({LagMilliseconds} ms)" : "lapped by the ring");
+                reason == ListenerEnd.EvictedLag
+                    ? why == EvictionReason.StuckPressure
+                        ? $"more than {_mount.Config.MaxLag.TotalSeconds:0.###} s late while the kernel's TCP memory is under pressure ({LagMilliseconds} ms)"
+                        : $"more than {_mount.Config.EvictLag.TotalSeconds:0.###} s late ({LagMilliseconds} ms)"
+                    : "lapped by the ring");
             _sink.Abort();
         }
         return reason;
