@@ -49,6 +49,11 @@ internal static unsafe partial class RawSend
     [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
     private static partial nint SendMsg(SafeSocketHandle socket, MsgHdr* message, int flags);
 
+    // One buffer (most batches at the default flush interval: one slice): send(2) spares the kernel copying in and
+    // checking a msghdr and an iovec array.
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static partial nint SendOne(SafeSocketHandle socket, byte* buffer, nuint length, int flags);
+
     /// <summary>
     /// Sends the first <see cref="MaxBuffers"/> of <paramref name="buffers"/> at once. Returns the bytes the kernel
     /// took (0 and <see cref="SocketError.WouldBlock"/> when it took none); <paramref name="error"/> says why it stopped.
@@ -91,7 +96,9 @@ internal static unsafe partial class RawSend
                 nint sent;
                 try
                 {
-                    sent = SendMsg(socket, &message, MsgDontWait | MsgNoSignal);
+                    sent = count == 1
+                        ? SendOne(socket, iov[0].Base, iov[0].Length, MsgDontWait | MsgNoSignal)
+                        : SendMsg(socket, &message, MsgDontWait | MsgNoSignal);
                 }
                 catch (ObjectDisposedException)
                 {

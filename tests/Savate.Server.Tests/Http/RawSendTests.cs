@@ -54,6 +54,23 @@ public sealed class RawSendTests
     }
 
     [Fact]
+    public async Task Send_OneNonEmptyBuffer_SentAlone_FromItsOffset()
+    {
+        // One buffer goes through send(2), not sendmsg: the same bytes, from the slice's offset.
+        var (client, server) = await PairAsync();
+        using var _ = client;
+        using var __ = server;
+        var big = Enumerable.Range(0, 10_000).Select(i => (byte)(i * 7)).ToArray();
+        ReadOnlyMemory<byte>[] buffers = [ReadOnlyMemory<byte>.Empty, big.AsMemory(123, 6000), ReadOnlyMemory<byte>.Empty];
+
+        var sent = RawSend.Send(server.SafeHandle, buffers, out var error);
+
+        Assert.Equal(SocketError.Success, error);
+        Assert.Equal(6000, sent);
+        Assert.Equal(big.Skip(123).Take(6000).ToArray(), await ReadAsync(client, 6000));
+    }
+
+    [Fact]
     public async Task Send_MoreBuffersThanOneCallTakes_SendsTheFirstNine()
     {
         var (client, server) = await PairAsync();
