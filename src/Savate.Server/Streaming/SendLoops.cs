@@ -110,6 +110,7 @@ internal sealed class SendLoop
 
     private void Run()
     {
+        LoopPriority.Lower();
         while (true)
         {
             // A full fence between saying so and looking: a producer enqueues, then reads _sleeping.
@@ -385,6 +386,43 @@ internal sealed class FlushPacer
                 factor = Math.Max(1, factor * Math.Pow(0.8, Math.Min(64, (double)elapsed / _window)));
             }
             Volatile.Write(ref _factor, factor);
+        }
+    }
+}
+
+/// <summary>
+/// The send loops run at a slightly lower scheduling priority (nice +2 on Linux; <c>SAVATE_SEND_LOOP_NICE</c>
+/// overrides it, 0 keeps the default) than the rest of the process: the fan-out is bulk work that keeps both cores
+/// busy at a few thousand listeners, and a join (request, first bytes, on the thread pool), a source's read or an
+/// admin request waiting behind it made new listeners wait: at 5,000 listeners, first byte p99 was 100-300 ms once
+/// the load tool left the loops more of the machine; 35 ms at nice +2 (+5: 39-70 ms, but the loops then gave the
+/// load tool so much that the pacer stretched; docs/benchmarks.md round 6). It costs the loops nothing while the
+/// rest of the process is idle, which is nearly always.
+/// </summary>
+internal static partial class LoopPriority
+{
+    private static readonly int s_nice = int.TryParse(Environment.GetEnvironmentVariable("SAVATE_SEND_LOOP_NICE"), out var n) ? Math.Clamp(n, -20, 19) : 2;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, uint who, int priority);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    /// <summary>On the calling thread (a send loop's, once at its start): nice it. Failures are ignored (the loop runs at the default priority).</summary>
+    public static void Lower()
+    {
+        if (s_nice == 0 || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        try
+        {
+            // PRIO_PROCESS with a thread id: on Linux, the nice value is per thread.
+            SetPriority(0, (uint)GetTid(), s_nice);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
         }
     }
 }
