@@ -58,6 +58,9 @@ internal static class RawListener
             // A master may send the listener to a slave instead (server.redirect).
             var listener = Relaying.SlaveRedirect.AdmitOrRedirect(registry, mount, sink, remote, head.UserAgent,
                 mount.Path + Relaying.SlaveRedirect.QueryOf(head.Target), head.Authorization, out var location, out var refusal);
+            // The request head (its strings) is not needed past admission: not kept for the listener's life (about
+            // 450 bytes per listener in this state machine).
+            head = null!;
             if (location is not null)
             {
                 await sink.WriteAsync(HttpResponses.RawRedirect("HTTP/1.1", location)).ConfigureAwait(false);

@@ -17,7 +17,7 @@ internal sealed class SliceLease
     private readonly Slice?[] _slots = new Slice?[Slots];
     private int _held;
 
-    static SliceLease() => System.Diagnostics.Debug.Assert(Listener.MaxBatchSlices < Slots);
+    public SliceLease() => System.Diagnostics.Debug.Assert(Listener.MaxBatchSlices < Slots);
 
     /// <summary>The slice at <paramref name="sequence"/>, referenced by the lease until <see cref="ReleaseAll"/>; false when the ring no longer has it.</summary>
     public bool TryGet(Ring ring, long sequence, out Slice slice)
