@@ -11,7 +11,9 @@
 # server keys, e.g. "max-flush-interval: 40ms"), ONLY (c | savate: run one side only), PROFILE (1: also
 # perf record -g each server over the window into $OUT/LABEL.perf.data; Savate with DOTNET_PerfMapEnabled=1 and
 # W^X off, so
-# `perf report -i $OUT/savate.perf.data --no-children --sort sym` names its JIT-compiled methods).
+# `perf report -i $OUT/savate.perf.data --no-children --sort sym` names its JIT-compiled methods), ROUNDS (N: the
+# C reference then Savate, N times in a row, each round in $OUT/roundK, then the median and range of the ratios:
+# this box's figures move by 10-30% between runs minutes apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LISTENERS="${1:-5000}"
@@ -21,14 +23,16 @@ C_PORT="${C_PORT:-18300}"
 SAVATE_PORT="${SAVATE_PORT:-18000}"
 OUT="${OUT:-${TMPDIR:-/tmp}/savate-compare-c}"
 ONLY="${ONLY:-}"
+ROUNDS="${ROUNDS:-1}"
 mkdir -p "$OUT"
+BASE="$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 for tool in gcc perf; do
   command -v "$tool" >/dev/null || { echo "compare-c.sh needs $tool" >&2; exit 2; }
 done
 
-gcc -O2 -Wall -o "$OUT/fanout" tests/reference/fanout.c
+gcc -O2 -Wall -o "$BASE/fanout" tests/reference/fanout.c
 dotnet build -c Release src/Savate.Server -v q -nologo >/dev/null
 dotnet build -c Release tests/Savate.LoadTest -v q -nologo >/dev/null
 tool_dll=tests/Savate.LoadTest/bin/Release/net10.0/Savate.LoadTest.dll
@@ -72,11 +76,12 @@ run_one() {
   grep -E "served|stalled|latency p50|first byte|rate ratio|server RSS|server CPU steady" "$OUT/$label.txt" | grep -v "^{" | sed "s/^/  [$label] /"
 }
 
+one_round() {
 : > "$OUT/summary"
 
 if [ "$ONLY" != savate ]; then
   echo "== C reference (tests/reference/fanout.c, 40 ms flush) =="
-  "$OUT/fanout" "$C_PORT" 40 > "$OUT/fanout.log" 2>&1 &
+  "$BASE/fanout" "$C_PORT" 40 > "$OUT/fanout.log" 2>&1 &
   cpid=$!
   sleep 0.3
   run_one c "$cpid" "$C_PORT" --source-method put --source-password unused
@@ -124,3 +129,21 @@ awk -v w="$window" '
       printf "savate/c: CPU %.2fx, sends %.2fx, CPU per send %.2fx\n", cpu["savate"] / cpu["c"], sends["savate"] / sends["c"], per["savate"] / per["c"]
     }
   }' "$OUT/summary"
+}
+
+if [ "$ROUNDS" -le 1 ]; then
+  one_round
+  exit 0
+fi
+: > "$BASE/ratios"
+for r in $(seq 1 "$ROUNDS"); do
+  OUT="$BASE/round$r"
+  mkdir -p "$OUT"
+  echo "######## round $r of $ROUNDS"
+  one_round | tee "$OUT/table"
+  grep -o 'CPU per send [0-9.]*x' "$OUT/table" | grep -o '[0-9.]*' >> "$BASE/ratios" || true
+done
+echo "== ${ROUNDS} rounds: Savate / C CPU per send =="
+sort -n "$BASE/ratios" | awk '{ v[NR] = $1 } END { if (NR == 0) { print "no ratio (ONLY set?)"; exit }
+  m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+  printf "median %.2fx, range %.2fx-%.2fx over %d rounds\n", m, v[1], v[NR], NR }'
