@@ -10,6 +10,7 @@ namespace Savate.Server.Streaming;
 internal sealed class LagMonitor(MountRegistry registry, TimeProvider time, ILogger<LagMonitor> logger) : BackgroundService
 {
     private bool _pressure;
+    private Listener[] _listeners = [];
 
     // Eviction lands within evict-lag plus this period.
     private static readonly TimeSpan s_period = TimeSpan.FromMilliseconds(250);
@@ -42,10 +43,14 @@ internal sealed class LagMonitor(MountRegistry registry, TimeProvider time, ILog
         }
         foreach (var mount in registry.Mounts)
         {
-            foreach (var listener in mount.SnapshotListeners())
+            // One array for every check and mount, not a new one each time; cleared after, so that it holds no
+            // listener until the next check.
+            var count = mount.CopyListeners(ref _listeners);
+            for (var i = 0; i < count; i++)
             {
-                listener.EvictIfStuck(pressure);
+                _listeners[i].EvictIfStuck(pressure);
             }
+            Array.Clear(_listeners, 0, count);
         }
     }
 }

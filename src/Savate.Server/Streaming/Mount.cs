@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
@@ -709,6 +710,24 @@ internal sealed class Mount : IIngestTarget, IDisposable
         lock (_lock)
         {
             return [.. _listeners];
+        }
+    }
+
+    /// <summary>
+    /// Copies the listeners into <paramref name="buffer"/> (grown when too small, else reused) and returns how many:
+    /// for a check that runs several times a second over every listener (LagMonitor), where a new array each time
+    /// was 40 KB per quarter second at 5,000 listeners, and a large-object-heap array at 19,000.
+    /// </summary>
+    public int CopyListeners(ref Listener[] buffer)
+    {
+        lock (_lock)
+        {
+            if (buffer.Length < _listeners.Count)
+            {
+                buffer = new Listener[Math.Max(16, (int)BitOperations.RoundUpToPowerOf2((uint)_listeners.Count))];
+            }
+            _listeners.CopyTo(buffer);
+            return _listeners.Count;
         }
     }
 
