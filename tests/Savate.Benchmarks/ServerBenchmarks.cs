@@ -139,7 +139,7 @@ public class FanOutBenchmarks
     /// <summary>A bare socket's sink as the send loops see it: every send taken at once.</summary>
     private sealed class DirectDiscardSink : DiscardSink, IDirectListenerSink
     {
-        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner)
         {
             Count();
             return DirectSendResult.Done;

@@ -82,11 +82,11 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     /// the kernel did not take goes through a reused <see cref="SocketAsyncEventArgs"/> (the socket engine waits
     /// for writability), and the listener is told when it is all sent; nothing is allocated either way.
     /// </summary>
-    public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+    public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner)
     {
         if (RawSend.IsSupported)
         {
-            return SendRaw(buffers, owner);
+            return SendRaw(buffers, bytes, owner);
         }
         FillSegments(buffers);
         if (_segments.Count == 0)
@@ -118,19 +118,14 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     }
 
     // The direct send through RawSend: no segment list unless the kernel leaves something for later.
-    private DirectSendResult SendRaw(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+    private DirectSendResult SendRaw(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner)
     {
         var sent = RawSend.Send(_handle, buffers, out var error);
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
             return DirectSendResult.Failed;
         }
-        long total = 0;
-        foreach (var buffer in buffers)
-        {
-            total += buffer.Length;
-        }
-        if (sent == total)
+        if (sent == bytes)
         {
             return DirectSendResult.Done;
         }

@@ -309,7 +309,7 @@ internal sealed class Listener
             _inFlightBytes = bytes;
             Volatile.Write(ref _writing, 1);
             Volatile.Write(ref _parked, 1);
-            var result = _direct!.Send(_batch.AsSpan(0, count), this);
+            var result = _direct!.Send(_batch.AsSpan(0, count), bytes, this);
             Array.Clear(_batch, 0, count);
             sends++;
             if (result == DirectSendResult.Pending)

@@ -20,13 +20,14 @@ internal enum DirectSendResult
 internal interface IDirectListenerSink : IListenerSink
 {
     /// <summary>
-    /// Sends <paramref name="buffers"/> at once, without blocking. <see cref="DirectSendResult.Pending"/>: the
+    /// Sends <paramref name="buffers"/> (<paramref name="bytes"/> in all, as the caller counted them) at once, without
+    /// blocking. <see cref="DirectSendResult.Pending"/>: the
     /// kernel took part or nothing; the sink sends the rest when the socket is writable and then calls
     /// <see cref="Listener.OnDirectSendCompleted"/> (possibly before this returns). A sink that keeps the buffers past
     /// this call calls <see cref="Listener.RetainBatch"/> first (they may be borrowed from the walk's
     /// <see cref="SliceLease"/>); they then stay valid until that completion.
     /// </summary>
-    DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner);
+    DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner);
 }
 
 /// <summary>

@@ -15,7 +15,6 @@ internal sealed class SliceLease
     // the slots, so taking a slice never drops one the listener being pumped still borrows.
     private const int Slots = 16;
     private readonly Slice?[] _slots = new Slice?[Slots];
-    private int _held;
 
     public SliceLease() => System.Diagnostics.Debug.Assert(Listener.MaxBatchSlices < Slots);
 
@@ -33,14 +32,7 @@ internal sealed class SliceLease
         {
             return false;
         }
-        if (held is null)
-        {
-            _held++;
-        }
-        else
-        {
-            held.Release();
-        }
+        held?.Release();
         slot = slice;
         return true;
     }
@@ -48,10 +40,6 @@ internal sealed class SliceLease
     /// <summary>At the end of a walk: every reference goes back, so a quiet mount holds nothing through its share.</summary>
     public void ReleaseAll()
     {
-        if (_held == 0)
-        {
-            return;
-        }
         for (var i = 0; i < _slots.Length; i++)
         {
             if (_slots[i] is { } slice)
@@ -60,6 +48,5 @@ internal sealed class SliceLease
                 slice.Release();
             }
         }
-        _held = 0;
     }
 }

@@ -161,7 +161,7 @@ public class SliceLeaseTests
             return new ValueTask<bool>(true);
         }
 
-        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, Listener owner)
+        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner)
         {
             if (park && !Parked.Task.IsCompleted)
             {
