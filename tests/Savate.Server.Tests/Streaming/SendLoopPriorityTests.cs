@@ -1,4 +1,5 @@
 using Savate.Server.Streaming;
+using Savate.Server.Tests.Infrastructure;
 using Xunit;
 
 namespace Savate.Server.Tests.Streaming;
@@ -12,17 +13,19 @@ public class SendLoopPriorityTests
         Assert.True(OperatingSystem.IsLinux(), "the server's priorities are Linux thread nice values");
         _ = SendLoops.Shared;
         var loops = new Dictionary<string, int>();
-        for (var i = 0; i < 100; i++)
+        bool AllAtNiceTwo()
         {
             loops = Threads().Where(t => t.Name.StartsWith("savate-send-", StringComparison.Ordinal)).ToDictionary(t => t.Name, t => t.Nice);
-            if (loops.Count == SendLoops.Shared.Count && loops.Values.All(n => n == 2))
-            {
-                break;
-            }
-            await Task.Delay(100);
+            return loops.Count == SendLoops.Shared.Count && loops.Values.All(n => n == 2);
         }
-        Assert.True(loops.Count == SendLoops.Shared.Count && loops.Values.All(n => n == 2),
-            $"send loop threads: {string.Join(", ", loops.Select(l => $"{l.Key}={l.Value}"))}");
+        try
+        {
+            await Wait.UntilAsync(AllAtNiceTwo, TimeSpan.FromSeconds(10), "every send loop thread at nice 2");
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"send loop threads: {string.Join(", ", loops.Select(l => $"{l.Key}={l.Value}"))}");
+        }
         // The calling thread (as every other one of the process) keeps the default.
         var self = Gettid();
         Assert.Equal(0, Threads().Single(t => t.Tid == self).Nice);
