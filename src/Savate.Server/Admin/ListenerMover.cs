@@ -92,27 +92,26 @@ internal static class ListenerMover
     }
 
     /// <summary>
-    /// Runs a listener and, each time an operator moves it, its continuation on the carrier, over the same
-    /// connection. Returns the listener that ended (on the mount it must leave).
+    /// After a listener's run ended: when an operator moved it, its continuation on the carrier (same connection, id,
+    /// bytes and skips) replaces it and the caller runs that one. False when the listener is done (on the mount it must
+    /// leave). A step called in the caller's own loop, not an async method awaited by it: each level of awaiting is
+    /// a state machine held for the listener's life.
     /// </summary>
-    public static async Task<Listener> RunFollowingMovesAsync(Listener listener, CancellationToken cancellationToken)
+    public static bool TryFollowMove(ref Listener listener, ListenerEnd end)
     {
-        while (true)
+        if (end != ListenerEnd.Moved || listener.MovedTo is not { } carrier)
         {
-            var end = await listener.RunAsync(cancellationToken).ConfigureAwait(false);
-            if (end != ListenerEnd.Moved || listener.MovedTo is not { } carrier)
-            {
-                return listener;
-            }
-            var next = listener.ContinueOnMovedMount();
-            if (!carrier.TryAddListener(next))
-            {
-                RetireIfIdle(carrier);
-                return listener;
-            }
-            listener.Mount.RemoveListener(listener);
-            listener = next;
+            return false;
         }
+        var next = listener.ContinueOnMovedMount();
+        if (!carrier.TryAddListener(next))
+        {
+            RetireIfIdle(carrier);
+            return false;
+        }
+        listener.Mount.RemoveListener(listener);
+        listener = next;
+        return true;
     }
 
     /// <summary>Disposes a carrier whose last listener left (called as each listener leaves a mount).</summary>

@@ -253,8 +253,10 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             if (Peek(socket) is { } listener)
             {
                 pending.Dispose();
-                await RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount, _access, _limits)
-                    .ConfigureAwait(false);
+                // The listener owns the socket from here, and the triage ends: not awaited, so this state machine, the
+                // pending connection and its deadline are not kept for the listener's life (about 400 bytes a listener).
+                // HandleAsync logs what fails in it.
+                _ = RawListener.HandleAsync(new SocketListenerConnection(socket, _stopping.Token), listener.Head, _registry, listener.Mount, _access, _limits, _logger);
                 return;
             }
             // Still pending: the connection middleware reads the rest of its head under the same deadline.

@@ -68,7 +68,13 @@ internal static class ListenerHandler
                 // The hook's duration: the listener is ended then, as if it had left.
                 limited.CancelAfter(limit);
             }
-            listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, limited.Token).ConfigureAwait(false);
+            // An operator may move the listener to another mount: it then goes on there (Admin/ListenerMover).
+            ListenerEnd end;
+            do
+            {
+                end = await listener.RunAsync(limited.Token).ConfigureAwait(false);
+            }
+            while (Admin.ListenerMover.TryFollowMove(ref listener, end));
         }
         finally
         {

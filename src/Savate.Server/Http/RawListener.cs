@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Savate.Server.Streaming;
 
 namespace Savate.Server.Http;
@@ -10,9 +12,9 @@ namespace Savate.Server.Http;
 /// <c>Connection: close</c>: the body runs until the server closes, for HTTP/1.0 and HTTP/1.1 alike, as
 /// Icecast does (RFC 9112 §6.3: a response without length or chunking is delimited by the close).
 /// </summary>
-internal static class RawListener
+internal static partial class RawListener
 {
-    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount, Auth.AccessControl access, AddressLimits limits)
+    public static async Task HandleAsync(ListenerConnection connection, RawRequestHead head, MountRegistry registry, Mount mount, Auth.AccessControl access, AddressLimits limits, ILogger logger)
     {
         // One state machine for the listener's life (each level of awaiting costs its own, per listener).
         var sink = new SocketListenerSink(connection);
@@ -94,7 +96,12 @@ internal static class RawListener
                 try
                 {
                     // An operator may move the listener to another mount: it then goes on there (Admin/ListenerMover).
-                    listener = await Admin.ListenerMover.RunFollowingMovesAsync(listener, gone.Token).ConfigureAwait(false);
+                    ListenerEnd end;
+                    do
+                    {
+                        end = await listener.RunAsync(gone.Token).ConfigureAwait(false);
+                    }
+                    while (Admin.ListenerMover.TryFollowMove(ref listener, end));
                 }
                 finally
                 {
@@ -107,6 +114,15 @@ internal static class RawListener
                 ListenerAdmission.Leave(registry, listener.Mount, listener);
             }
         }
+        catch (Exception e) when (e is not (SocketException or ObjectDisposedException or OperationCanceledException))
+        {
+            // The front door does not await this (its triage ends at the hand-off): what fails is logged here.
+            ListenerFailed(logger, e);
+        }
+        catch (Exception)
+        {
+            // A reset, closed by us, or the server stopping: nothing to say.
+        }
         finally
         {
             lease?.Dispose();
@@ -114,6 +130,9 @@ internal static class RawListener
             sink.Dispose();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A listener's connection failed")]
+    private static partial void ListenerFailed(ILogger logger, Exception exception);
 
     private static byte[] OkHead(Mount mount) => Encoding.ASCII.GetBytes(
         "HTTP/1.1 200 OK\r\n" +

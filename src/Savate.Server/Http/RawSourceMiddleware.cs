@@ -48,7 +48,7 @@ internal sealed class RawSourceMiddleware(MountRegistry registry, ConnectionGate
         }
         else if (listenerMount is not null)
         {
-            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount, access, limits).ConfigureAwait(false);
+            await RawListener.HandleAsync(new KestrelListenerConnection(connection, socket!), head, registry, listenerMount, access, limits, logger).ConfigureAwait(false);
         }
         else
         {

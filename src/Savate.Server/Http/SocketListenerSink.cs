@@ -17,7 +17,12 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     private readonly ListenerConnection _connection;
     private readonly Socket _socket;
     private readonly SafeSocketHandle _handle;
-    private readonly List<ArraySegment<byte>> _segments = new(Listener.MaxBatchSlices + 1);
+    // The gather list for the socket's own send methods (the response head, the join, an async sink, or what the kernel
+    // did not take at once): dropped when its send is done, since the send loops' sends go through RawSend with the
+    // batch itself and most listeners never need it again (56 bytes a listener, not kept for its life).
+    private List<ArraySegment<byte>>? _segments;
+
+    private List<ArraySegment<byte>> Segments => _segments ??= new(Listener.MaxBatchSlices + 1);
     // Only for a send the kernel could not take at once (a slow or stuck reader): most listeners never need one.
     private SocketSender? _sender;
     private DirectSender? _directSender;
@@ -43,19 +48,19 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
     {
         FillSegments(buffers.Span);
-        return _segments.Count == 0 ? new ValueTask<bool>(true) : SendAsync();
+        return Segments.Count == 0 ? new ValueTask<bool>(true) : SendAsync();
     }
 
     // The segment list for a send: the non-empty buffers. Slices and join headers are byte[]-backed; anything else is
     // copied (never on the hot path).
     private void FillSegments(ReadOnlySpan<ReadOnlyMemory<byte>> buffers)
     {
-        _segments.Clear();
+        Segments.Clear();
         foreach (var buffer in buffers)
         {
             if (!buffer.IsEmpty)
             {
-                _segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
+                Segments.Add(MemoryMarshal.TryGetArray(buffer, out var segment) ? segment : new ArraySegment<byte>(buffer.ToArray()));
             }
         }
     }
@@ -63,8 +68,8 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     /// <summary>Sends a whole response head (or a short response).</summary>
     public ValueTask<bool> WriteAsync(byte[] bytes)
     {
-        _segments.Clear();
-        _segments.Add(new ArraySegment<byte>(bytes));
+        Segments.Clear();
+        Segments.Add(new ArraySegment<byte>(bytes));
         return SendAsync();
     }
 
@@ -89,7 +94,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
             return SendRaw(buffers, bytes, owner);
         }
         FillSegments(buffers);
-        if (_segments.Count == 0)
+        if (Segments.Count == 0)
         {
             return DirectSendResult.Done;
         }
@@ -97,21 +102,21 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         SocketError error;
         try
         {
-            sent = _socket.Send(_segments, SocketFlags.None, out error);
+            sent = _socket.Send(Segments, SocketFlags.None, out error);
         }
         catch (ObjectDisposedException)
         {
-            _segments.Clear();
+            _segments = null;
             return DirectSendResult.Failed;
         }
         if (error == SocketError.Success && !Trim(sent))
         {
-            _segments.Clear();
+            _segments = null;
             return DirectSendResult.Done;
         }
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
-            _segments.Clear();
+            _segments = null;
             return DirectSendResult.Failed;
         }
         return Park(owner);
@@ -154,7 +159,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
             bool pending;
             try
             {
-                args.BufferList = _segments;
+                args.BufferList = Segments;
                 pending = _socket.SendAsync(args);
             }
             catch (Exception e) when (e is ObjectDisposedException or SocketException or InvalidOperationException)
@@ -197,7 +202,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
 
     private void FinishDirect(bool ok)
     {
-        _segments.Clear();
+        _segments = null;
         var owner = _owner!;
         _owner = null;
         owner.OnDirectSendCompleted(ok);
@@ -220,21 +225,21 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         SocketError error;
         try
         {
-            sent = _socket.Send(_segments, SocketFlags.None, out error);
+            sent = _socket.Send(Segments, SocketFlags.None, out error);
         }
         catch (ObjectDisposedException)
         {
-            _segments.Clear();
+            _segments = null;
             return new ValueTask<bool>(false);
         }
         if (error == SocketError.Success && !Trim(sent))
         {
-            _segments.Clear();
+            _segments = null;
             return new ValueTask<bool>(true);
         }
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
-            _segments.Clear();
+            _segments = null;
             return new ValueTask<bool>(false);
         }
         return SendRestAsync();
@@ -250,7 +255,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
                 int sent;
                 try
                 {
-                    sent = await _sender.SendAsync(_socket, _segments).ConfigureAwait(false);
+                    sent = await _sender.SendAsync(_socket, Segments).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -270,7 +275,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         }
         finally
         {
-            _segments.Clear();
+            _segments = null;
         }
     }
 
@@ -278,20 +283,20 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     private bool Trim(int sent)
     {
         var i = 0;
-        while (i < _segments.Count && sent >= _segments[i].Count)
+        while (i < Segments.Count && sent >= Segments[i].Count)
         {
-            sent -= _segments[i].Count;
+            sent -= Segments[i].Count;
             i++;
         }
-        if (i == _segments.Count)
+        if (i == Segments.Count)
         {
             return false;
         }
-        _segments.RemoveRange(0, i);
+        Segments.RemoveRange(0, i);
         if (sent > 0)
         {
-            var first = _segments[0];
-            _segments[0] = first.Slice(sent);
+            var first = Segments[0];
+            Segments[0] = first.Slice(sent);
         }
         return true;
     }

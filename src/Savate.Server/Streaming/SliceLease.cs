@@ -16,6 +16,12 @@ internal sealed class SliceLease
     private const int Slots = 16;
     private readonly Slice?[] _slots = new Slice?[Slots];
 
+    /// <summary>The batch a listener builds in this walk: its slices (borrowed from the slots) and their buffers.</summary>
+    public readonly Slice?[] Held = new Slice?[Listener.MaxBatchSlices];
+
+    /// <inheritdoc cref="Held"/>
+    public readonly ReadOnlyMemory<byte>[] Batch = new ReadOnlyMemory<byte>[Listener.MaxBatchSlices + 1];
+
     public SliceLease() => System.Diagnostics.Debug.Assert(Listener.MaxBatchSlices < Slots);
 
     /// <summary>The slice at <paramref name="sequence"/>, referenced by the lease until <see cref="ReleaseAll"/>; false when the ring no longer has it.</summary>
@@ -40,6 +46,7 @@ internal sealed class SliceLease
     /// <summary>At the end of a walk: every reference goes back, so a quiet mount holds nothing through its share.</summary>
     public void ReleaseAll()
     {
+        Array.Clear(Held);
         for (var i = 0; i < _slots.Length; i++)
         {
             if (_slots[i] is { } slice)
