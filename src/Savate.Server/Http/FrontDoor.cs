@@ -241,7 +241,16 @@ internal sealed partial class FrontDoorListener : IConnectionListener
                 // (and may wake without either: then it waits again).
                 while (socket.Available == 0)
                 {
-                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    if (SocketWatcher.IsSupported)
+                    {
+                        // The process's epoll watcher: the socket never takes the runtime's async machinery, which
+                        // it would keep for the listener's life (SocketWatcher).
+                        await SocketWatcher.Shared.ReadableAsync(socket, timeout.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    }
                     if (socket.Available == 0 && socket.Poll(0, SelectMode.SelectRead))
                     {
                         // Readable with nothing to read: closed before saying anything.
@@ -295,7 +304,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         var buffer = ArrayPool<byte>.Shared.Rent(PeekBytes);
         try
         {
-            var peeked = socket.Receive(buffer, 0, PeekBytes, SocketFlags.Peek);
+            var peeked = Receive(socket, buffer.AsSpan(0, PeekBytes), peek: true);
             var bytes = new ReadOnlySequence<byte>(buffer, 0, peeked);
             RawRequestHead? head;
             SequencePosition end;
@@ -316,7 +325,7 @@ internal sealed partial class FrontDoorListener : IConnectionListener
             var headLength = (int)bytes.Slice(0, end).Length;
             for (var read = 0; read < headLength;)
             {
-                var n = socket.Receive(buffer, 0, headLength - read, SocketFlags.None);
+                var n = Receive(socket, buffer.AsSpan(0, headLength - read), peek: false);
                 if (n == 0)
                 {
                     throw new SocketException((int)SocketError.ConnectionReset);
@@ -329,6 +338,24 @@ internal sealed partial class FrontDoorListener : IConnectionListener
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    // Data is waiting (Available said so): these do not wait. Through RawSend where the socket watcher runs, since a
+    // blocking Socket's own receive would give the socket the runtime's context for its life (SocketWatcher).
+    private static int Receive(Socket socket, Span<byte> buffer, bool peek)
+    {
+        if (!SocketWatcher.IsSupported)
+        {
+            return socket.Receive(buffer, peek ? SocketFlags.Peek : SocketFlags.None);
+        }
+        var read = RawSend.Receive(socket.SafeHandle, buffer, out var error, peek);
+        return error switch
+        {
+            SocketError.Success => read,
+            SocketError.WouldBlock => peek ? 0 : throw new SocketException((int)SocketError.WouldBlock),
+            SocketError.OperationAborted => throw new ObjectDisposedException(nameof(Socket)),
+            _ => throw new SocketException((int)error),
+        };
     }
 
     private sealed record Accepted(FrontDoorListener Door, Socket Socket, PendingConnection Pending);

@@ -43,12 +43,19 @@ internal abstract class ListenerConnection
 }
 
 /// <summary>A listener on a socket the front door accepted: no Kestrel connection, pipes or receive loop.</summary>
-internal sealed class SocketListenerConnection(Socket socket, CancellationToken serverStopping) : ListenerConnection(socket)
+internal sealed class SocketListenerConnection(Socket socket, CancellationToken serverStopping) : ListenerConnection(socket), SocketWatcher.ITarget
 {
-    // What a listener sends after its request is read and dropped here; nobody reads it.
+    // What a listener sends after its request is read and dropped here; nobody reads it. The watcher's buffer is its
+    // thread's alone.
     private static readonly Memory<byte> s_discard = new byte[4096];
+    private static readonly byte[] s_watcherDiscard = new byte[4096];
+
+    // Reads a client flooding the connection may take per readiness before the watch is re-armed.
+    private const int MaxDrainReads = 16;
 
     private int _closed;
+    private CancellationTokenSource? _gone;
+    private long _watch = -1;
 
     public override string Remote { get; } = socket.RemoteEndPoint?.ToString() ?? "unknown";
 
@@ -61,7 +68,69 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
     /// </summary>
     public override void Abort() => Close(reset: true);
 
-    public override async Task WatchAsync(CancellationTokenSource gone)
+    public override Task WatchAsync(CancellationTokenSource gone)
+    {
+        if (!SocketWatcher.IsSupported)
+        {
+            return WatchByReceiveAsync(gone);
+        }
+        // The process's epoll watcher hears the FIN or reset (and drops what the client sends): nothing is held for
+        // it here but a slot (SocketWatcher).
+        _gone = gone;
+        var watch = SocketWatcher.Shared.Watch(Socket.SafeHandle, this);
+        Volatile.Write(ref _watch, watch);
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            // Closed meanwhile (by us, aborted, or the watch already heard the peer leave).
+            StopWatch();
+        }
+        return Task.CompletedTask;
+    }
+
+    // On the watcher's thread: drain what the client sent; a FIN (a read of 0) or an error is its departure.
+    void SocketWatcher.ITarget.OnReady(long watch)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            return;
+        }
+        var gone = false;
+        for (var i = 0; i < MaxDrainReads && !gone; i++)
+        {
+            // The descriptor may be in blocking mode (SocketListenerSink leaves it so): MSG_DONTWAIT.
+            var read = RawSend.Receive(Socket.SafeHandle, s_watcherDiscard, out var error);
+            if (error == SocketError.OperationAborted)
+            {
+                // Closed by us.
+                return;
+            }
+            if (error == SocketError.WouldBlock)
+            {
+                break;
+            }
+            gone = error != SocketError.Success || read == 0;
+        }
+        // All read (or a flood's share of it): watched on. Closed meanwhile: gone anyway.
+        if (!gone && SocketWatcher.Shared.Rearm(Socket.SafeHandle, watch))
+        {
+            return;
+        }
+        SocketWatcher.Shared.Remove(watch);
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            OnPeerGone(_gone!);
+        }
+    }
+
+    private void StopWatch()
+    {
+        if (Interlocked.Exchange(ref _watch, -1) is var watch and >= 0)
+        {
+            SocketWatcher.Shared.Remove(watch);
+        }
+    }
+
+    private async Task WatchByReceiveAsync(CancellationTokenSource gone)
     {
         try
         {
@@ -97,6 +166,8 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
         {
             return;
         }
+        // The descriptor leaves the epoll set as it closes; its slot goes now.
+        StopWatch();
         try
         {
             if (reset)

@@ -18,6 +18,7 @@ internal static unsafe partial class RawSend
     /// <summary>Most buffers one call takes (a batch is at most this: Listener.MaxBatchSlices slices and a head).</summary>
     public const int MaxBuffers = 9;
 
+    private const int MsgPeek = 0x2;
     private const int MsgDontWait = 0x40;
     private const int MsgNoSignal = 0x4000;
     private const int EIntr = 4;
@@ -109,6 +110,49 @@ internal static unsafe partial class RawSend
                 {
                     error = SocketError.Success;
                     return (int)sent;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EIntr)
+                {
+                    continue;
+                }
+                error = errno == EAgain ? SocketError.WouldBlock : ToSocketError(errno);
+                return 0;
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static partial nint Recv(SafeSocketHandle socket, byte* buffer, nuint length, int flags);
+
+    /// <summary>
+    /// One non-blocking receive (<c>recv(fd, buffer, MSG_DONTWAIT)</c>, with MSG_PEEK when asked), whatever the
+    /// descriptor's mode: the front door's peek at a request head and the socket watcher's drain of what a listener
+    /// sends (<see cref="SocketWatcher"/>). A blocking Socket's own receive goes through the runtime's socket context,
+    /// which the socket would then keep. Returns the bytes read, 0 at the peer's
+    /// FIN; <see cref="SocketError.WouldBlock"/> when there is nothing to read.
+    /// </summary>
+    public static int Receive(SafeSocketHandle socket, Span<byte> buffer, out SocketError error, bool peek = false)
+    {
+        var flags = MsgDontWait | (peek ? MsgPeek : 0);
+        fixed (byte* pointer = buffer)
+        {
+            while (true)
+            {
+                nint read;
+                try
+                {
+                    read = Recv(socket, pointer, (nuint)buffer.Length, flags);
+                }
+                catch (ObjectDisposedException)
+                {
+                    error = SocketError.OperationAborted;
+                    return 0;
+                }
+                if (read >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)read;
                 }
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno == EIntr)

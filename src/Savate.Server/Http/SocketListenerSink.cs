@@ -33,6 +33,13 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         _connection = connection;
         _socket = connection.Socket;
         _handle = _socket.SafeHandle;
+        if (RawSend.IsSupported)
+        {
+            // Sends are tried at once and never wait in the kernel (MSG_DONTWAIT on each): what does not fit goes the
+            // async way. The descriptor stays as accepted: a non-blocking Socket would take the runtime's socket
+            // context (about 150 bytes, and a registration with its engine) for the listener's life.
+            return;
+        }
         try
         {
             // Sends are tried at once and never wait in the kernel (a 503 included): what does not fit
@@ -98,17 +105,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
         {
             return DirectSendResult.Done;
         }
-        int sent;
-        SocketError error;
-        try
-        {
-            sent = _socket.Send(Segments, SocketFlags.None, out error);
-        }
-        catch (ObjectDisposedException)
-        {
-            _segments = null;
-            return DirectSendResult.Failed;
-        }
+        var sent = SendSegments(out var error);
         if (error == SocketError.Success && !Trim(sent))
         {
             _segments = null;
@@ -221,17 +218,7 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
     /// </summary>
     private ValueTask<bool> SendAsync()
     {
-        int sent;
-        SocketError error;
-        try
-        {
-            sent = _socket.Send(Segments, SocketFlags.None, out error);
-        }
-        catch (ObjectDisposedException)
-        {
-            _segments = null;
-            return new ValueTask<bool>(false);
-        }
+        var sent = SendSegments(out var error);
         if (error == SocketError.Success && !Trim(sent))
         {
             _segments = null;
@@ -243,6 +230,37 @@ internal sealed class SocketListenerSink : IDirectListenerSink, IDisposable
             return new ValueTask<bool>(false);
         }
         return SendRestAsync();
+    }
+
+    // One non-blocking send of the segment list from the calling thread (a disposed socket is a failure).
+    private int SendSegments(out SocketError error)
+    {
+        if (RawSend.IsSupported)
+        {
+            // The list is at most a head and a batch (RawSend.MaxBuffers); a longer one is sent in part, and the rest later.
+            var buffers = new SegmentBuffers();
+            var count = Math.Min(Segments.Count, RawSend.MaxBuffers);
+            for (var i = 0; i < count; i++)
+            {
+                buffers[i] = Segments[i];
+            }
+            return RawSend.Send(_handle, ((Span<ReadOnlyMemory<byte>>)buffers)[..count], out error);
+        }
+        try
+        {
+            return _socket.Send(Segments, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return 0;
+        }
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(RawSend.MaxBuffers)]
+    private struct SegmentBuffers
+    {
+        private ReadOnlyMemory<byte> _element;
     }
 
     private async ValueTask<bool> SendRestAsync()
