@@ -215,6 +215,27 @@ public sealed partial class MetricsTests
         }
     }
 
+    [Fact]
+    public async Task Scrape_MoreMountsThanAGlobalMetricsSeries_EveryMountHasItsOwn()
+    {
+        // Global and runtime metrics are allocated 64 series (Hosting/Operations.CardinalityLimitOf), a mount's metrics
+        // the SDK's 2,000: 100 mounts are all there, none folded into the overflow series.
+        var config = "server:\n  source-password: change-me\nmounts:\n"
+            + string.Concat(Enumerable.Range(0, 100).Select(i => $"  - path: /many-{i}.flv\n    format: flv\n"));
+        await using var server = await TestServer.StartAsync(config);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        var scrape = await client.GetStringAsync(server.Url("/metrics"));
+
+        await CheckWithPromtoolAsync(scrape);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(0, Value(scrape, "savate_mount_listeners", $"/many-{i}.flv"));
+        }
+        Assert.DoesNotContain("otel_metric_overflow", scrape, StringComparison.Ordinal);
+        Assert.Equal(0, Value(scrape, "savate_listeners", mount: null));
+    }
+
     private static async Task CheckWithPromtoolAsync(string scrape)
     {
         var file = Path.Combine(Path.GetTempPath(), $"savate-scrape-{Guid.NewGuid():N}.txt");
