@@ -7,13 +7,17 @@ namespace Savate.Server.Streaming;
 /// of listeners read without locking: a slot is read, its sequence checked, and a reference taken with
 /// a compare-and-swap that fails once the ring has released the slice. The ring is bounded by media
 /// time, by bytes and by slot count; it never evicts the newest keyframe (a joiner always has one)
-/// unless the byte bound is exceeded twice over.
+/// unless the byte bound is exceeded twice over. Its slot arrays start small and double as the ring fills, up to the
+/// slot count: a mount holds what its stream needs (about 1,000 slots for 30 s at 25 slices a second), not 16,384
+/// slots of index (400 KB a mount) whatever its rate.
 /// </summary>
 internal sealed class Ring : IDisposable
 {
-    private readonly Slice?[] _slots;
-    private readonly int _mask;
-    private readonly KeyframeEntry[] _keyframes;
+    // The slots the readers see: read after the head (a slice only in a grown array is published after it).
+    private Slice?[] _slots;
+    // Writer's, under the lock: the keyframes held, oldest at _keyframeFirst, as many entries as slots.
+    private KeyframeEntry[] _keyframes;
+    private readonly int _maxSlots;
     private readonly object _writeLock = new();
     private long _head;
     private long _tail;
@@ -24,15 +28,17 @@ internal sealed class Ring : IDisposable
     private int _keyframeFirst;
     private bool _disposed;
 
+    public const int InitialSlots = 256;
+
     public Ring(long bufferMilliseconds, long maxBytes, int slotCount = 16384)
     {
         if (slotCount <= 1 || (slotCount & (slotCount - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(slotCount), "Slot count must be a power of two.");
         }
-        _slots = new Slice?[slotCount];
-        _mask = slotCount - 1;
-        _keyframes = new KeyframeEntry[slotCount];
+        _maxSlots = slotCount;
+        _slots = new Slice?[Math.Min(InitialSlots, slotCount)];
+        _keyframes = new KeyframeEntry[_slots.Length];
         BufferMilliseconds = bufferMilliseconds;
         MaxBytes = maxBytes;
     }
@@ -57,17 +63,25 @@ internal sealed class Ring : IDisposable
 
     public int Count => (int)(Head - Tail);
 
+    /// <summary>Slots the ring has now (it doubles as it fills, up to the slot count it was made with).</summary>
+    public int Capacity => Volatile.Read(ref _slots).Length;
+
     public void Append(Slice slice)
     {
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             Debug.Assert(slice.Sequence == _head, "Slices must be appended in sequence order.");
-            Volatile.Write(ref _slots[slice.Sequence & _mask], slice);
+            if (_head - _tail >= _slots.Length - 1 && _slots.Length < _maxSlots)
+            {
+                Grow();
+            }
+            var mask = _slots.Length - 1;
+            Volatile.Write(ref _slots[slice.Sequence & mask], slice);
             _bytes += slice.Length;
             if (slice.IsKeyframe)
             {
-                var index = (_keyframeFirst + _keyframeCount) & _mask;
+                var index = (_keyframeFirst + _keyframeCount) & mask;
                 _keyframes[index] = new KeyframeEntry(slice.Sequence, slice.StartTime);
                 _keyframeCount++;
                 Volatile.Write(ref _newestKeyframe, slice.Sequence);
@@ -78,6 +92,29 @@ internal sealed class Ring : IDisposable
         }
     }
 
+    // Under the lock: twice the slots, the live ones copied to their places in the new array, which is then published.
+    // A reader that read the head before this and the old array after it finds what it looks for there (the old array
+    // is never cleared; an evicted slice refuses its reference).
+    private void Grow()
+    {
+        var old = _slots;
+        var oldMask = old.Length - 1;
+        var slots = new Slice?[old.Length * 2];
+        var mask = slots.Length - 1;
+        for (var sequence = _tail; sequence < _head; sequence++)
+        {
+            slots[sequence & mask] = old[sequence & oldMask];
+        }
+        var keyframes = new KeyframeEntry[slots.Length];
+        for (var i = 0; i < _keyframeCount; i++)
+        {
+            keyframes[i] = _keyframes[(_keyframeFirst + i) & oldMask];
+        }
+        _keyframes = keyframes;
+        _keyframeFirst = 0;
+        Volatile.Write(ref _slots, slots);
+    }
+
     /// <summary>Takes a reference on the slice at <paramref name="sequence"/>; false if it is not (or no longer) held.</summary>
     public bool TryGet(long sequence, out Slice slice)
     {
@@ -86,7 +123,8 @@ internal sealed class Ring : IDisposable
             slice = null!;
             return false;
         }
-        var candidate = Volatile.Read(ref _slots[sequence & _mask]);
+        var slots = Volatile.Read(ref _slots);
+        var candidate = Volatile.Read(ref slots[sequence & (slots.Length - 1)]);
         if (candidate is null || candidate.Sequence != sequence || !candidate.TryAddRef())
         {
             slice = null!;
@@ -103,7 +141,8 @@ internal sealed class Ring : IDisposable
         {
             return null;
         }
-        var candidate = Volatile.Read(ref _slots[sequence & _mask]);
+        var slots = Volatile.Read(ref _slots);
+        var candidate = Volatile.Read(ref slots[sequence & (slots.Length - 1)]);
         return candidate is not null && candidate.Sequence == sequence ? candidate.StartTime : null;
     }
 
@@ -120,7 +159,8 @@ internal sealed class Ring : IDisposable
             {
                 return -1;
             }
-            var newest = _keyframes[(_keyframeFirst + _keyframeCount - 1) & _mask];
+            var mask = _keyframes.Length - 1;
+            var newest = _keyframes[(_keyframeFirst + _keyframeCount - 1) & mask];
             if (burstMilliseconds <= 0)
             {
                 return newest.Sequence;
@@ -128,7 +168,7 @@ internal sealed class Ring : IDisposable
             var target = newest.Time - burstMilliseconds;
             for (var i = _keyframeCount - 1; i >= 0; i--)
             {
-                var entry = _keyframes[(_keyframeFirst + i) & _mask];
+                var entry = _keyframes[(_keyframeFirst + i) & mask];
                 if (entry.Time <= target)
                 {
                     return entry.Sequence;
@@ -156,7 +196,7 @@ internal sealed class Ring : IDisposable
     {
         while (_tail < _head)
         {
-            var tail = _slots[_tail & _mask]!;
+            var tail = _slots[_tail & (_slots.Length - 1)]!;
             var count = _head - _tail;
             var keepsKeyframe = _tail < _newestKeyframe;
             var evict = count > _slots.Length - 1
@@ -173,13 +213,14 @@ internal sealed class Ring : IDisposable
 
     private void EvictTail()
     {
-        var index = _tail & _mask;
+        var mask = _slots.Length - 1;
+        var index = _tail & mask;
         var slice = _slots[index]!;
         Volatile.Write(ref _slots[index], null);
         _bytes -= slice.Length;
         if (_keyframeCount > 0 && _keyframes[_keyframeFirst].Sequence == slice.Sequence)
         {
-            _keyframeFirst = (_keyframeFirst + 1) & _mask;
+            _keyframeFirst = (_keyframeFirst + 1) & mask;
             _keyframeCount--;
             if (_keyframeCount == 0)
             {

@@ -1,4 +1,5 @@
 using Savate.Server.Streaming;
+using Savate.Server.Tests.Infrastructure;
 using Xunit;
 
 namespace Savate.Server.Tests.Streaming;
@@ -129,6 +130,99 @@ public class RingTests
         Assert.Equal(4, ring.FindJoinPoint(2000));
         Assert.Equal(0, ring.FindJoinPoint(4000));
         Assert.Equal(0, ring.FindJoinPoint(60_000));
+    }
+
+    [Fact]
+    public void Append_PastTheInitialSlots_Grows_KeepingEverySliceAndJoinPointInPlace()
+    {
+        // The index starts small and doubles as the ring fills (a mount holds what its stream needs), up to the slot
+        // count; the keyframes' ring is laid out again with it, wrapped or not.
+        using var ring = new Ring(1_000_000, 1 << 30, slotCount: 4 * Ring.InitialSlots);
+        Assert.Equal(Ring.InitialSlots, ring.Capacity);
+        var count = 3 * Ring.InitialSlots;
+        for (var i = 0; i < count; i++)
+        {
+            Append(ring, i * 40, keyframe: i % 50 == 0, length: 10);
+        }
+
+        Assert.Equal(4 * Ring.InitialSlots, ring.Capacity);
+        Assert.Equal(0, ring.Tail);
+        for (var sequence = 0; sequence < count; sequence++)
+        {
+            Assert.True(ring.TryGet(sequence, out var slice), $"slice {sequence}");
+            Assert.Equal(sequence, slice.Sequence);
+            Assert.Equal((byte)sequence, slice.Span[0]);
+            Assert.Equal(sequence * 40, ring.StartTimeOf(sequence));
+            slice.Release();
+        }
+        Assert.Equal(750, ring.FindJoinPoint(0));
+        Assert.Equal(700, ring.FindJoinPoint(2000));
+        Assert.Equal(0, ring.FindJoinPoint(1_000_000));
+
+        // At the slot count it no longer grows: the oldest go, and the join points with them.
+        for (var i = count; i < 5 * Ring.InitialSlots; i++)
+        {
+            Append(ring, i * 40, keyframe: i % 50 == 0, length: 10);
+        }
+        Assert.Equal(4 * Ring.InitialSlots, ring.Capacity);
+        Assert.Equal(4 * Ring.InitialSlots - 1, ring.Count);
+        Assert.False(ring.TryGet(ring.Tail - 1, out _));
+        Assert.Equal(1250, ring.FindJoinPoint(0));
+        Assert.Equal(300, ring.FindJoinPoint(1_000_000));
+    }
+
+    [Fact]
+    public async Task TryGet_WhileTheRingGrows_NeverMissesAHeldSlice()
+    {
+        // Readers read without the lock while the writer grows the index: every sequence below the head they read is
+        // found (a miss would look like a lapped listener and evict it). Forty rings grown to 16,384 slots: 240 growths.
+        Ring? current = null;
+        var misses = 0;
+        var reads = 0L;
+        using var stop = new CancellationTokenSource();
+        var started = 0;
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+        {
+            Interlocked.Increment(ref started);
+            while (!stop.IsCancellationRequested)
+            {
+                if (Volatile.Read(ref current) is not { } ring)
+                {
+                    continue;
+                }
+                var head = ring.Head;
+                for (var sequence = Math.Max(ring.Tail, head - 16); sequence < head; sequence++)
+                {
+                    Interlocked.Increment(ref reads);
+                    if (ring.TryGet(sequence, out var slice))
+                    {
+                        slice.Release();
+                    }
+                    else if (sequence >= ring.Tail)
+                    {
+                        Interlocked.Increment(ref misses);
+                    }
+                }
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        await Wait.UntilAsync(() => Volatile.Read(ref started) == 2, TimeSpan.FromSeconds(10), "the readers to start");
+
+        for (var r = 0; r < 40; r++)
+        {
+            using var ring = new Ring(1_000_000, 1 << 30);
+            Volatile.Write(ref current, ring);
+            for (var i = 0; i < 16_000; i++)
+            {
+                Append(ring, i * 40, keyframe: i % 50 == 0, length: 1);
+            }
+            Assert.Equal(16_384, ring.Capacity);
+            Volatile.Write(ref current, null);
+        }
+        stop.Cancel();
+        await Task.WhenAll(readers);
+
+        Assert.True(Interlocked.Read(ref reads) > 10_000, $"the readers ran ({reads} reads)");
+        Assert.Equal(0, misses);
     }
 
     [Fact]
