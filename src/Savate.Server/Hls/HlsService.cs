@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Http;
@@ -21,8 +20,19 @@ internal sealed class HlsService(MountRegistry registry, TimeProvider time, ILog
     private readonly ILogger _logger = loggerFactory.CreateLogger("Savate.Hls");
     private readonly MountRegistry _registry = registry;
 
-    /// <summary>Unique to this server run: the prefix of every segment name.</summary>
-    public string RunId { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    /// <summary>
+    /// Unique to this server run: the prefix of every segment name, so a cache never serves a segment of an earlier
+    /// run. Not a secret: the runtime's seeded random, not a cryptographic one, which would load OpenSSL (about 5.6 MB
+    /// of the process's memory) into a server with no TLS, signed URL or password to check.
+    /// </summary>
+    public string RunId { get; } = NewRunId();
+
+    private static string NewRunId()
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        Random.Shared.NextBytes(bytes);
+        return Convert.ToHexStringLower(bytes);
+    }
 
     public TimeProvider Time => time;
 

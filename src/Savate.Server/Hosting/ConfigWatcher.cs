@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Savate.Server.Configuration;
@@ -21,7 +20,8 @@ internal sealed class ConfigWatcher(ConfigSource source, IConfigReloader reloade
     private PosixSignalRegistration? _sighup;
     private FileSystemWatcher? _watcher;
     private ITimer? _debounce;
-    private byte[]? _lastHash;
+    // The file's bytes at the last load: a change event for the same bytes (an editor's save, a touch) reloads nothing.
+    private byte[]? _lastContent;
     private string? _fullPath;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -31,7 +31,7 @@ internal sealed class ConfigWatcher(ConfigSource source, IConfigReloader reloade
             return Task.CompletedTask;
         }
         _fullPath = Path.GetFullPath(path);
-        _lastHash = Hash(_fullPath);
+        _lastContent = Read(_fullPath);
         if (!OperatingSystem.IsWindows())
         {
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -74,8 +74,8 @@ internal sealed class ConfigWatcher(ConfigSource source, IConfigReloader reloade
 
     private void OnSettled()
     {
-        var hash = Hash(_fullPath!);
-        if (hash is null || (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash)))
+        var content = Read(_fullPath!);
+        if (content is null || (_lastContent is not null && content.AsSpan().SequenceEqual(_lastContent)))
         {
             // Touched but not changed (or gone for a moment during an editor's rename).
             return;
@@ -87,7 +87,7 @@ internal sealed class ConfigWatcher(ConfigSource source, IConfigReloader reloade
     {
         try
         {
-            _lastHash = Hash(_fullPath!);
+            _lastContent = Read(_fullPath!);
             await reloader.ReloadAsync(trigger).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -97,11 +97,13 @@ internal sealed class ConfigWatcher(ConfigSource source, IConfigReloader reloade
         }
     }
 
-    private static byte[]? Hash(string path)
+    // The bytes themselves, not a digest: a config is kilobytes, and a SHA-256 would load OpenSSL (about 5.6 MB of the
+    // process's memory) into a server that may have no other use for it.
+    private static byte[]? Read(string path)
     {
         try
         {
-            return SHA256.HashData(File.ReadAllBytes(path));
+            return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
