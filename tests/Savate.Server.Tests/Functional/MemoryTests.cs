@@ -28,7 +28,7 @@ public sealed class MemoryTests
         await Task.Delay(3000);
         var baseline = server.RssBytes();
         // The process's own descriptors (assemblies, pipes, the listen socket): about 200 with every package loaded.
-        var baselineFds = server.FdCount();
+        var baselineFds = server.NonFileFdCount();
 
         // A tag that declares 4 MiB - 1, and 3.5 MiB of it.
         const int Size = 4 * 1024 * 1024 - 1;
@@ -106,7 +106,9 @@ public sealed class MemoryTests
         {
             Assert.Fail($"mounts left 30 s after the attack: {mounts}");
         }
-        Assert.True(server.FdCount() < baselineFds + 20, $"{server.FdCount()} descriptors open against {baselineFds} before the attack: {server.FdSummary()}");
+        // Sockets, pipes and epoll sets (files are the runtime's assemblies, opened as code is first used: a source's
+        // password check loads the crypto assembly, the first connection starts the socket watcher's epoll set).
+        Assert.True(server.NonFileFdCount() < baselineFds + 10, $"{server.NonFileFdCount()} descriptors other than files open against {baselineFds} before the attack: {server.FdSummary()}");
     }
 }
 

@@ -123,6 +123,13 @@ public sealed class ChildServer : IAsyncDisposable
     /// <summary>Open file descriptors.</summary>
     public int FdCount() => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
 
+    /// <summary>
+    /// The server's descriptors that are not files (sockets, pipes, anonymous inodes): what a client's connections
+    /// could leak. Files are left out: the runtime opens each assembly it loads (twice) as code is first used.
+    /// </summary>
+    public int NonFileFdCount() => Directory.GetFiles($"/proc/{_process.Id}/fd")
+        .Count(fd => { try { return new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'); } catch (IOException) { return false; } });
+
     /// <summary>The server's descriptors by kind ("socket", "pipe", "anon_inode:[eventfd]", files by path), for failure messages.</summary>
     public string FdSummary() => string.Join(", ", Directory.GetFiles($"/proc/{_process.Id}/fd")
         .Select(fd => { try { var target = new FileInfo(fd).LinkTarget ?? "?"; return target.StartsWith("socket:", StringComparison.Ordinal) ? "socket" : target.StartsWith("pipe:", StringComparison.Ordinal) ? "pipe" : target; } catch (IOException) { return "gone"; } })
