@@ -45,10 +45,9 @@ internal abstract class ListenerConnection
 /// <summary>A listener on a socket the front door accepted: no Kestrel connection, pipes or receive loop.</summary>
 internal sealed class SocketListenerConnection(Socket socket, CancellationToken serverStopping) : ListenerConnection(socket), SocketWatcher.ITarget
 {
-    // What a listener sends after its request is read and dropped here; nobody reads it. The watcher's buffer is its
-    // thread's alone.
-    private static readonly Memory<byte> s_discard = new byte[4096];
-    private static readonly byte[] s_watcherDiscard = new byte[4096];
+    // What a listener sends after its request is read and dropped here, by the watcher or by the receives: one
+    // buffer for all, since what lands in it is never read.
+    private static readonly byte[] s_discard = new byte[4096];
 
     // Reads a client flooding the connection may take per readiness before the watch is re-armed.
     private const int MaxDrainReads = 16;
@@ -98,7 +97,7 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
         for (var i = 0; i < MaxDrainReads && !gone; i++)
         {
             // The descriptor may be in blocking mode (SocketListenerSink leaves it so): MSG_DONTWAIT.
-            var read = RawSend.Receive(Socket.SafeHandle, s_watcherDiscard, out var error);
+            var read = RawSend.Receive(Socket.SafeHandle, s_discard, out var error);
             if (error == SocketError.OperationAborted)
             {
                 // Closed by us.
@@ -136,7 +135,7 @@ internal sealed class SocketListenerConnection(Socket socket, CancellationToken 
         {
             // Only a FIN makes a receive return 0 (a zero-byte receive may also wake without data). The
             // buffer is shared by every listener: what lands in it is never read.
-            while (await Socket.ReceiveAsync(s_discard, SocketFlags.None).ConfigureAwait(false) > 0)
+            while (await Socket.ReceiveAsync(s_discard.AsMemory(), SocketFlags.None).ConfigureAwait(false) > 0)
             {
             }
         }

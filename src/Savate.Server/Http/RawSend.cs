@@ -106,18 +106,10 @@ internal static unsafe partial class RawSend
                     error = SocketError.OperationAborted;
                     return 0;
                 }
-                if (sent >= 0)
+                if (Finish(sent, out var bytes, out error))
                 {
-                    error = SocketError.Success;
-                    return (int)sent;
+                    return bytes;
                 }
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EIntr)
-                {
-                    continue;
-                }
-                error = errno == EAgain ? SocketError.WouldBlock : ToSocketError(errno);
-                return 0;
             }
         }
     }
@@ -149,20 +141,27 @@ internal static unsafe partial class RawSend
                     error = SocketError.OperationAborted;
                     return 0;
                 }
-                if (read >= 0)
+                if (Finish(read, out var bytes, out error))
                 {
-                    error = SocketError.Success;
-                    return (int)read;
+                    return bytes;
                 }
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EIntr)
-                {
-                    continue;
-                }
-                error = errno == EAgain ? SocketError.WouldBlock : ToSocketError(errno);
-                return 0;
             }
         }
+    }
+
+    // One call's result, for sends and receives alike: the bytes, or why none; false when a signal interrupted it (call again).
+    private static bool Finish(nint result, out int bytes, out SocketError error)
+    {
+        bytes = 0;
+        if (result >= 0)
+        {
+            bytes = (int)result;
+            error = SocketError.Success;
+            return true;
+        }
+        var errno = Marshal.GetLastPInvokeError();
+        error = errno == EAgain ? SocketError.WouldBlock : ToSocketError(errno);
+        return errno != EIntr;
     }
 
     private static void Add(IoVec* iov, ref int count, byte* pointer, int length)

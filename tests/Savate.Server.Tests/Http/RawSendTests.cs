@@ -1,6 +1,6 @@
-using System.Net;
 using System.Net.Sockets;
 using Savate.Server.Http;
+using Savate.Server.Tests.Infrastructure;
 using Xunit;
 
 namespace Savate.Server.Tests.Http;
@@ -10,13 +10,7 @@ public sealed class RawSendTests
 {
     private static async Task<(Socket Client, Socket Server)> PairAsync()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await accept;
+        var (client, server) = await LoopbackPair.ConnectAsync();
         server.Blocking = false;
         return (client, server);
     }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
 using System.Threading.Channels;
@@ -12,17 +11,6 @@ namespace Savate.Server.Tests.Http;
 public sealed class SocketWatcherTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-    private static async Task<(Socket Client, Socket Server)> PairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return (client, await accept);
-    }
 
     /// <summary>Records each readiness, and what a non-blocking read then finds.</summary>
     private sealed class Recorder(Socket socket) : SocketWatcher.ITarget
@@ -40,7 +28,7 @@ public sealed class SocketWatcherTests
     public async Task Watch_HearsData_ThenOnlyAfterRearm_ThenThePeersFin()
     {
         Assert.True(SocketWatcher.IsSupported, "these tests run on x86-64 Linux, where the front door uses the watcher");
-        var (client, server) = await PairAsync();
+        var (client, server) = await LoopbackPair.ConnectAsync();
         using var _ = client;
         using var __ = server;
         var recorder = new Recorder(server);
@@ -73,7 +61,7 @@ public sealed class SocketWatcherTests
     [Fact]
     public async Task Remove_BeforeReadiness_TargetNeverHears_AndTheSlotIsFree()
     {
-        var (client, server) = await PairAsync();
+        var (client, server) = await LoopbackPair.ConnectAsync();
         using var _ = client;
         using var __ = server;
         var recorder = new Recorder(server);
@@ -92,7 +80,7 @@ public sealed class SocketWatcherTests
     [Fact]
     public async Task Watch_OnAClosedSocket_IsRefused()
     {
-        var (client, server) = await PairAsync();
+        var (client, server) = await LoopbackPair.ConnectAsync();
         using var _ = client;
         server.Dispose();
 
@@ -103,7 +91,7 @@ public sealed class SocketWatcherTests
     [Fact]
     public async Task ReadableAsync_CompletesOnData_OrThrowsWhenCancelledFirst()
     {
-        var (client, server) = await PairAsync();
+        var (client, server) = await LoopbackPair.ConnectAsync();
         using var _ = client;
         using var __ = server;
 
@@ -129,7 +117,7 @@ public sealed class SocketWatcherTests
         // test names; a runtime that renames it fails here, not silently.
         var field = typeof(SafeSocketHandle).GetField("_asyncContext", BindingFlags.Instance | BindingFlags.NonPublic);
         Assert.NotNull(field);
-        var (client, server) = await PairAsync();
+        var (client, server) = await LoopbackPair.ConnectAsync();
         using var _ = client;
         using var stopping = new CancellationTokenSource();
         var connection = new SocketListenerConnection(server, stopping.Token);
