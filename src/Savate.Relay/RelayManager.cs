@@ -16,7 +16,11 @@ public sealed class RelayManager : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private MasterPoller? _poller;
-    private readonly HttpClient _client;
+    // The tests' HttpMessageHandler and the HttpClient, typed object: compiling a method that reads a field of an HTTP
+    // type loads System.Net.Http (see the constructors), and the constructor and DisposeAsync read these.
+    private readonly object? _handler;
+    private TimeSpan _connectBackstop;
+    private object? _client;
     private int _started;
     private int _disposed;
 
@@ -35,6 +39,33 @@ public sealed class RelayManager : IAsyncDisposable
         HttpMessageHandler? handler,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
+        : this(relays, master, host, loggerFactory, timeProvider, handler)
+    {
+    }
+
+    /// <summary>
+    /// Creates the relays, with a <see cref="SocketsHttpHandler"/> of the manager's own made at the first relay or
+    /// master. The server's constructor: no HTTP type is in its signature, so a server that relays nothing never loads
+    /// System.Net.Http (compiling a call loads the classes of its arguments; about 1.2 MB of resident memory).
+    /// </summary>
+    /// <param name="relays">Per-mount relays.</param>
+    /// <param name="master">Master to discover mounts from, or null.</param>
+    /// <param name="host">The server side.</param>
+    /// <param name="loggerFactory">Logger factory.</param>
+    /// <param name="timeProvider">Clock for every timeout, backoff and poll.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message lists every problem.</exception>
+    public RelayManager(IEnumerable<RelayOptions> relays, MasterOptions? master, IRelayHost host, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+        : this(relays, master, host, loggerFactory, timeProvider, handler: null)
+    {
+    }
+
+    private RelayManager(
+        IEnumerable<RelayOptions> relays,
+        MasterOptions? master,
+        IRelayHost host,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider,
+        object? handler)
     {
         ArgumentNullException.ThrowIfNull(relays);
         ArgumentNullException.ThrowIfNull(host);
@@ -48,12 +79,8 @@ public sealed class RelayManager : IAsyncDisposable
             throw new ArgumentException("Invalid relay configuration: " + string.Join("; ", errors), nameof(relays));
         }
 
-        _client = new HttpClient(handler ?? CreateHandler(list), disposeHandler: handler is null)
-        {
-            // The live body is endless: timeouts are per phase (connect, first byte, idle read), not per request.
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-
+        _handler = handler;
+        _connectBackstop = ConnectBackstop(list, TimeSpan.Zero);
         _host = host;
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger("Savate.Relay");
@@ -64,10 +91,33 @@ public sealed class RelayManager : IAsyncDisposable
         }
     }
 
-    private RelayWorker Create(RelayOptions options) => new(options, _host, _client, _logger, _time);
+    private RelayWorker Create(RelayOptions options) => new(options, _host, Client, _logger, _time);
 
     private MasterPoller CreatePoller(MasterOptions master, IEnumerable<RelayOptions> relays) =>
-        new(master, _host, _client, _logger, _time, relays.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal), Create);
+        new(master, _host, Client, _logger, _time, relays.Select(r => r.Mount).ToHashSet(StringComparer.Ordinal), Create);
+
+    /// <summary>
+    /// The HTTP client, made for the first relay or master: a server that relays nothing never loads the HTTP stack
+    /// (System.Net.Http is about 1.2 MB of the process's resident memory).
+    /// </summary>
+    private HttpClient Client => (HttpClient?)Volatile.Read(ref _client) ?? CreateClient();
+
+    // Not inlined into its callers: compiling them must not load System.Net.Http.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private HttpClient CreateClient()
+    {
+        var client = new HttpClient((HttpMessageHandler?)_handler ?? CreateHandler(_connectBackstop), disposeHandler: _handler is null)
+        {
+            // The live body is endless: timeouts are per phase (connect, first byte, idle read), not per request.
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        if (Interlocked.CompareExchange(ref _client, client, null) is HttpClient other)
+        {
+            client.Dispose();
+            return other;
+        }
+        return client;
+    }
 
     /// <summary>
     /// Applies a reloaded relay configuration: relays removed are stopped, relays added are started, and a relay whose
@@ -91,6 +141,7 @@ public sealed class RelayManager : IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            _connectBackstop = ConnectBackstop(list, _connectBackstop);
             var started = Volatile.Read(ref _started) != 0;
             var wanted = list.ToDictionary(r => r.Mount, StringComparer.Ordinal);
             List<RelayWorker> removed;
@@ -220,8 +271,15 @@ public sealed class RelayManager : IAsyncDisposable
         }
 
         await Task.WhenAll(stopping).ConfigureAwait(false);
-        _client.Dispose();
+        if (_client is not null)
+        {
+            DisposeClient();
+        }
     }
+
+    // Not inlined: stopping a server that made no client loads no HTTP type either.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void DisposeClient() => ((HttpClient)_client!).Dispose();
 
     /// <summary>Every problem with these options (empty when they are valid), as the constructor and <see cref="ApplyAsync"/> check them.</summary>
     public static IReadOnlyList<string> Check(IEnumerable<RelayOptions> relays, MasterOptions? master)
@@ -300,10 +358,14 @@ public sealed class RelayManager : IAsyncDisposable
         }
     }
 
-    private static SocketsHttpHandler CreateHandler(List<RelayOptions> relays) => new()
+    // Per-relay connect timeouts are enforced by the Polly timeout; the handler's is the backstop: the longest
+    // relay's, at least 5 s (made with the client, from the relays known then).
+    private static TimeSpan ConnectBackstop(List<RelayOptions> relays, TimeSpan known) =>
+        relays.Select(r => r.ConnectTimeout).Append(TimeSpan.FromSeconds(5)).Append(known).Max();
+
+    private static SocketsHttpHandler CreateHandler(TimeSpan connectTimeout) => new()
     {
-        // Per-relay connect timeouts are enforced by the Polly timeout; this is the backstop.
-        ConnectTimeout = relays.Select(r => r.ConnectTimeout).Append(TimeSpan.FromSeconds(5)).Max(),
+        ConnectTimeout = connectTimeout,
         // New connections pick up DNS changes (a master moved); a live body keeps its connection.
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),

@@ -25,7 +25,7 @@ internal sealed class RelayService(SavateConfig config, MountRegistry registry, 
             registry.GetOrCreateRelayed(relay.Mount);
         }
         // Created even with nothing to relay, so that a reload can add relays.
-        _manager = new RelayManager(ToOptions(_config.Relays), ToOptions(_config.Master), host, handler: null, loggerFactory, time);
+        _manager = new RelayManager(ToOptions(_config.Relays), ToOptions(_config.Master), host, loggerFactory, time);
         await _manager.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
