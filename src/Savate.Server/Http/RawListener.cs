@@ -83,23 +83,23 @@ internal static partial class RawListener
                 {
                     return;
                 }
-                using var gone = new CancellationTokenSource();
-                if (timeLimit is { } limit)
-                {
-                    // The hook's duration: the listener is ended then, as if it had left.
-                    gone.CancelAfter(limit);
-                }
+                // The listener is ended through its connection (ListenerConnection.End), with no token source of its own.
+                // The hook's duration: the listener is ended then, as if it had left.
+                using var timer = timeLimit is { } limit
+                    ? registry.Time.CreateTimer(static s => ((ListenerConnection)s!).End(), connection, limit, Timeout.InfiniteTimeSpan)
+                    : null;
                 // The server stopping (or the transport aborting the connection) ends the listener too.
-                using var closed = connection.Closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), gone);
+                using var closed = connection.Closed.UnsafeRegister(static s => ((ListenerConnection)s!).End(), connection);
                 // A departed listener is noticed while it waits for data (a send would notice only later).
-                var watch = connection.WatchAsync(gone);
+                var watch = connection.WatchAsync();
                 try
                 {
                     // An operator may move the listener to another mount: it then goes on there (Admin/ListenerMover).
                     ListenerEnd end;
                     do
                     {
-                        end = await listener.RunAsync(gone.Token).ConfigureAwait(false);
+                        connection.Serve(listener);
+                        end = await listener.RunAsync(CancellationToken.None).ConfigureAwait(false);
                     }
                     while (Admin.ListenerMover.TryFollowMove(ref listener, end));
                 }

@@ -190,6 +190,7 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
             {
                 return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
                     : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
+                    : Volatile.Read(ref _cancelled) != 0 ? ListenerEnd.Cancelled
                     : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
             }
             if (_sink is IDirectListenerSink direct)
@@ -219,6 +220,10 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
                 if (Volatile.Read(ref _movedTo) is not null)
                 {
                     return ListenerEnd.Moved;
+                }
+                if (Volatile.Read(ref _cancelled) != 0)
+                {
+                    return ListenerEnd.Cancelled;
                 }
                 var count = Gather(out var end, null, _held, _batch);
                 if (end is { } reason)
@@ -254,7 +259,15 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
         }
     }
 
-    private void OnCancelled()
+    private void OnCancelled() => Cancel();
+
+    /// <summary>
+    /// Ends the listener as a cancellation of <see cref="RunAsync"/>'s token does (its connection is gone, the server
+    /// is stopping), for an owner that holds no token source per listener (Http/ListenerConnection): it leaves at its
+    /// next step, or at once when it is waiting. Before <see cref="RunAsync"/>, the run ends as it starts. A write in
+    /// progress is not interrupted: the owner aborts the connection for that.
+    /// </summary>
+    public void Cancel()
     {
         Volatile.Write(ref _cancelled, 1);
         Poke();
@@ -426,7 +439,7 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
         while (true)
         {
             var wait = _mount.Signal.WaitTask;
-            if (_mount.IsEnded(Epoch) || Volatile.Read(ref _evicted) != 0 || Volatile.Read(ref _movedTo) is not null)
+            if (_mount.IsEnded(Epoch) || Volatile.Read(ref _evicted) != 0 || Volatile.Read(ref _movedTo) is not null || Volatile.Read(ref _cancelled) != 0)
             {
                 return false;
             }
