@@ -99,7 +99,7 @@ internal static partial class RawListener
                     do
                     {
                         connection.Serve(listener);
-                        end = await listener.RunAsync(CancellationToken.None).ConfigureAwait(false);
+                        end = await listener.RunAsync().ConfigureAwait(false);
                     }
                     while (Admin.ListenerMover.TryFollowMove(ref listener, end));
                 }

@@ -117,12 +117,12 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
     /// <summary>True for the listener through which a mount plays another one (a fallback or a move carrier), not a client.</summary>
     public bool IsFeed => _sink is Feeds.IngestSink;
 
-    /// <summary>Where an operator moved this listener, once <see cref="RunAsync"/> returned <see cref="ListenerEnd.Moved"/>.</summary>
+    /// <summary>Where an operator moved this listener, once the run returned <see cref="ListenerEnd.Moved"/>.</summary>
     public Mount? MovedTo => Volatile.Read(ref _movedTo);
 
     /// <summary>
     /// Asks the listener to leave for <paramref name="carrier"/>: it stops taking slices from this mount at
-    /// once (a batch already in flight completes) and <see cref="RunAsync"/> returns <see cref="ListenerEnd.Moved"/>.
+    /// once (a batch already in flight completes) and the run returns <see cref="ListenerEnd.Moved"/>.
     /// </summary>
     public bool RequestMove(Mount carrier)
     {
@@ -180,31 +180,78 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
         return false;
     }
 
-    public async Task<ListenerEnd> RunAsync(CancellationToken cancellationToken)
+    /// <summary>Runs the listener until it ends: joins, then sends until the stream ends, it is evicted, kicked or moved, its client leaves, or the token is cancelled.</summary>
+    public Task<ListenerEnd> RunAsync(CancellationToken cancellationToken)
+    {
+        PrepareJoin();
+        return RunAfterJoinAsync(JoinAsync(cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs the listener as <see cref="RunAsync(CancellationToken)"/> does, ended by <see cref="Cancel"/> instead of a
+    /// token (Http/RawListener). On a direct sink whose join completes at once (a keyframe is in the ring: the usual
+    /// case), what is awaited from then on is the listener itself: no state machine is kept for the listener's life
+    /// (192 bytes each). A join that waits, or an async sink, runs as <see cref="RunAsync(CancellationToken)"/>.
+    /// </summary>
+    public ValueTask<ListenerEnd> RunAsync()
+    {
+        PrepareJoin();
+        var join = JoinAsync(CancellationToken.None);
+        if (_sink is not IDirectListenerSink direct || !join.IsCompletedSuccessfully)
+        {
+            return new ValueTask<ListenerEnd>(RunAfterJoinAsync(join, CancellationToken.None));
+        }
+        if (!join.Result)
+        {
+            ReleaseHeld();
+            return new ValueTask<ListenerEnd>(EndBeforeJoining());
+        }
+        // The pieces of RunAfterJoinAsync's finally that matter here are done: the join's write released what it
+        // held, and a listener on a share releases its own as it leaves it (Pump, Fail, or a parked send's completion).
+        JoinShare(direct);
+        return new ValueTask<ListenerEnd>(this, _done.Version);
+    }
+
+    private void PrepareJoin()
     {
         _held = new Slice?[MaxBatchSlices];
         _batch = new ReadOnlyMemory<byte>[MaxBatchSlices + 1];
+    }
+
+    // Why a listener ended without joining.
+    private ListenerEnd EndBeforeJoining() =>
+        Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
+        : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
+        : Volatile.Read(ref _cancelled) != 0 ? ListenerEnd.Cancelled
+        : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
+
+    /// <summary>
+    /// After the join, a listener on a direct sink is driven by its mount's share on a send loop (SendLoops): it has
+    /// no loop, wait or continuation of its own until it ends (<see cref="CompleteDirect"/>).
+    /// </summary>
+    private void JoinShare(IDirectListenerSink direct)
+    {
+        _direct = direct;
+        // Batches are built in the walk's lease from here (the join's are sent and released).
+        _held = null;
+        _batch = null;
+        _share = _mount.ShareFor(Id);
+        _share.Add(this);
+    }
+
+    private async Task<ListenerEnd> RunAfterJoinAsync(Task<bool> join, CancellationToken cancellationToken)
+    {
         try
         {
-            if (!await JoinAsync(cancellationToken).ConfigureAwait(false))
+            if (!await join.ConfigureAwait(false))
             {
-                return Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
-                    : Volatile.Read(ref _movedTo) is not null ? ListenerEnd.Moved
-                    : Volatile.Read(ref _cancelled) != 0 ? ListenerEnd.Cancelled
-                    : _next < 0 ? ListenerEnd.StreamEnded : ListenerEnd.ClientGone;
+                return EndBeforeJoining();
             }
             if (_sink is IDirectListenerSink direct)
             {
-                // After the join, a listener on a direct sink is driven by its mount's share on a send loop
-                // (SendLoops): it has no loop, wait or continuation of its own until it ends. Here rather than in
-                // a method of its own: each level of awaiting is a state machine per listener.
-                _direct = direct;
-                // Batches are built in the walk's lease from here (the join's are sent and released).
-                _held = null;
-                _batch = null;
-                _share = _mount.ShareFor(Id);
+                // Here rather than in a method of its own: each level of awaiting is a state machine per listener.
                 using var registration = cancellationToken.UnsafeRegister(static s => ((Listener)s!).OnCancelled(), this);
-                _share.Add(this);
+                JoinShare(direct);
                 return await new ValueTask<ListenerEnd>(this, _done.Version).ConfigureAwait(false);
             }
             // One reusable wait for the listener's lifetime, the token registered once: a wake-up
@@ -225,7 +272,7 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
                 {
                     return ListenerEnd.Cancelled;
                 }
-                var count = Gather(out var end, null, _held, _batch);
+                var count = Gather(out var end, null, _held!, _batch!);
                 if (end is { } reason)
                 {
                     return reason;
@@ -262,9 +309,9 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
     private void OnCancelled() => Cancel();
 
     /// <summary>
-    /// Ends the listener as a cancellation of <see cref="RunAsync"/>'s token does (its connection is gone, the server
+    /// Ends the listener as a cancellation of <see cref="RunAsync(CancellationToken)"/>'s token does (its connection is gone, the server
     /// is stopping), for an owner that holds no token source per listener (Http/ListenerConnection): it leaves at its
-    /// next step, or at once when it is waiting. Before <see cref="RunAsync"/>, the run ends as it starts. A write in
+    /// next step, or at once when it is waiting. Before the run, the run ends as it starts. A write in
     /// progress is not interrupted: the owner aborts the connection for that.
     /// </summary>
     public void Cancel()
@@ -414,7 +461,7 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
         _sink.Abort();
     }
 
-    /// <summary>On the send loop's thread, once the listener left its share: <see cref="RunAsync"/> returns.</summary>
+    /// <summary>On the send loop's thread, once the listener left its share: the run returns.</summary>
     internal void CompleteDirect()
     {
         Volatile.Write(ref _share, null);
