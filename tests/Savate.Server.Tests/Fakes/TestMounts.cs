@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
+using Savate.Flv;
 using Savate.Server.Configuration;
 using Savate.Server.Streaming;
 using Savate.Server.Streaming.Ingest;
@@ -36,6 +37,11 @@ internal static class TestMounts
         mount.Publish(builder);
         builder.Discard();
     }
+
+    /// <summary>Publishes a synthetic FLV frame at <paramref name="time"/> ms: a keyframe with H.264 join headers, or an inter frame.</summary>
+    public static void PublishFlv(Mount mount, long time, bool keyframe) =>
+        PublishRaw(mount, keyframe ? FlvSynth.Keyframe((uint)time) : FlvSynth.Inter((uint)time), time, time, keyframe,
+            keyframe ? new FlvJoinHeaders(FlvSynth.Header(), null, FlvSynth.AvcConfig(0), null, ["h264"]) : null);
 
     /// <summary>A copy of every slice the ring holds, oldest first.</summary>
     public static List<SliceCopy> Snapshot(Ring ring)

@@ -39,12 +39,7 @@ public sealed class ListenerConnectionTests
 
         Assert.Equal(ListenerEnd.Cancelled, await run.WaitAsync(Patience));
         // The watcher ends the listener, then aborts the socket: the run may complete a moment before the close.
-        var deadline = DateTime.UtcNow + Patience;
-        while (!server.SafeHandle.IsClosed && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-        Assert.True(server.SafeHandle.IsClosed);
+        await Wait.UntilAsync(() => server.SafeHandle.IsClosed, Patience, "the server side's socket to close");
     }
 
     [Fact]

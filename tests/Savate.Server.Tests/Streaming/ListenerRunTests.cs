@@ -1,5 +1,4 @@
 using System.Reflection;
-using Savate.Flv;
 using Savate.Server.Configuration;
 using Savate.Server.Streaming;
 using Savate.Server.Streaming.Ingest;
@@ -21,33 +20,34 @@ public class ListenerRunTests
     private Mount CreateMount() =>
         TestMounts.Create(_time, _pool, new MountConfig { Path = "/live" }, new ServerConfig { FlushInterval = TimeSpan.FromMilliseconds(40) });
 
-    private static void Publish(Mount mount, long time, bool keyframe) =>
-        TestMounts.PublishRaw(mount, keyframe ? FlvSynth.Keyframe((uint)time) : FlvSynth.Inter((uint)time), time, time, keyframe,
-            keyframe ? new FlvJoinHeaders(FlvSynth.Header(), null, FlvSynth.AvcConfig(0), null, ["h264"]) : null);
-
     // What a ValueTask stands on: the listener itself, or a task (a state machine's).
     private static object? Backing(ValueTask<ListenerEnd> run) =>
         typeof(ValueTask<ListenerEnd>).GetField("_obj", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(run);
+
+    /// <summary>A source with a keyframe out and a listener joined at once, one flush sent on the loop: the source, the sink and the run.</summary>
+    private async Task<(SourceSession Source, Listener Listener, ValueTask<ListenerEnd> Run)> StartOnTheLoopAsync(Mount mount)
+    {
+        var source = new SourceSession(mount, "encoder");
+        Assert.True(mount.TryClaim(source));
+        TestMounts.PublishFlv(mount, 0, keyframe: true);
+        var sink = new CountingDirectSink();
+        var listener = new Listener(mount, sink, "test");
+        Assert.True(mount.TryAddListener(listener));
+        var run = listener.RunAsync();
+        Assert.Same(listener, Backing(run));
+        Assert.Equal(1, sink.Joins);
+        var sent = sink.NextSend;
+        TestMounts.PublishFlv(mount, 40, keyframe: false);
+        _time.Advance(TimeSpan.FromMilliseconds(40));
+        await sent.WaitAsync(s_timeout);
+        return (source, listener, run);
+    }
 
     [Fact]
     public async Task DirectSinkJoinedAtOnce_AwaitsTheListenerItself_SendsOnTheLoop_AndEndsOnCancel()
     {
         using var mount = CreateMount();
-        var source = new SourceSession(mount, "encoder");
-        Assert.True(mount.TryClaim(source));
-        Publish(mount, 0, keyframe: true);
-        var sink = new CountingDirectSink();
-        var listener = new Listener(mount, sink, "test");
-        Assert.True(mount.TryAddListener(listener));
-
-        var run = listener.RunAsync();
-
-        Assert.Same(listener, Backing(run));
-        Assert.Equal(1, sink.Joins);
-        var sent = sink.NextSend;
-        Publish(mount, 40, keyframe: false);
-        _time.Advance(TimeSpan.FromMilliseconds(40));
-        await sent.WaitAsync(s_timeout);
+        var (source, listener, run) = await StartOnTheLoopAsync(mount);
         Assert.False(run.IsCompleted);
 
         listener.Cancel();
@@ -71,8 +71,8 @@ public class ListenerRunTests
         Assert.True(Backing(run) is Task<ListenerEnd>, "a join that waits runs on a task");
         Assert.Equal(0, sink.Joins);
         var sent = sink.NextSend;
-        Publish(mount, 0, keyframe: true);
-        Publish(mount, 40, keyframe: false);
+        TestMounts.PublishFlv(mount, 0, keyframe: true);
+        TestMounts.PublishFlv(mount, 40, keyframe: false);
         _time.Advance(TimeSpan.FromMilliseconds(40));
         await sent.WaitAsync(s_timeout);
         Assert.Equal(1, sink.Joins);
@@ -87,7 +87,7 @@ public class ListenerRunTests
     public async Task CancelledBeforeTheRun_EndsAsItStarts_WithNothingSent()
     {
         using var mount = CreateMount();
-        Publish(mount, 0, keyframe: true);
+        TestMounts.PublishFlv(mount, 0, keyframe: true);
         var sink = new CountingDirectSink();
         var listener = new Listener(mount, sink, "test");
         listener.Cancel();
@@ -104,18 +104,7 @@ public class ListenerRunTests
     {
         // The run awaited on the listener itself skips the state machine's finally: what it held must still go back.
         var mount = CreateMount();
-        var source = new SourceSession(mount, "encoder");
-        Assert.True(mount.TryClaim(source));
-        Publish(mount, 0, keyframe: true);
-        var sink = new CountingDirectSink();
-        var listener = new Listener(mount, sink, "test");
-        Assert.True(mount.TryAddListener(listener));
-        var run = listener.RunAsync();
-        Assert.Same(listener, Backing(run));
-        var sent = sink.NextSend;
-        Publish(mount, 40, keyframe: false);
-        _time.Advance(TimeSpan.FromMilliseconds(40));
-        await sent.WaitAsync(s_timeout);
+        var (_, _, run) = await StartOnTheLoopAsync(mount);
 
         mount.Dispose();
 

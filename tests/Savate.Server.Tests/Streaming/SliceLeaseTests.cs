@@ -1,4 +1,3 @@
-using Savate.Flv;
 using Savate.Server.Configuration;
 using Savate.Server.Streaming;
 using Savate.Server.Streaming.Ingest;
@@ -16,10 +15,6 @@ public class SliceLeaseTests
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
     private readonly ManualTimeProvider _time = new();
     private readonly SlicePool _pool = new();
-
-    private static void Publish(Mount mount, long time, bool keyframe) =>
-        TestMounts.PublishRaw(mount, keyframe ? FlvSynth.Keyframe((uint)time) : FlvSynth.Inter((uint)time), time, time, keyframe,
-            keyframe ? new FlvJoinHeaders(FlvSynth.Header(), null, FlvSynth.AvcConfig(0), null, ["h264"]) : null);
 
     // Takes the slice at `sequence` from the ring and gives the reference back: the object, to test later whether anyone still holds it.
     private static Slice Peek(Ring ring, long sequence)
@@ -74,7 +69,7 @@ public class SliceLeaseTests
             new ServerConfig { FlushInterval = TimeSpan.FromMilliseconds(40) });
         var source = new SourceSession(mount, "encoder");
         Assert.True(mount.TryClaim(source));
-        Publish(mount, 0, keyframe: true);
+        TestMounts.PublishFlv(mount, 0, keyframe: true);
 
         // Two listeners on the same share (one send loop walks both, one after the other): one whose socket takes
         // nothing (its send parks), one whose sends mark the walks.
@@ -96,7 +91,7 @@ public class SliceLeaseTests
         await parkedSink.Joined.Task.WaitAsync(s_timeout);
         await markerSink.Joined.Task.WaitAsync(s_timeout);
         var sends = markerSink.NextSend;
-        Publish(mount, 40, keyframe: false);
+        TestMounts.PublishFlv(mount, 40, keyframe: false);
         _time.Advance(TimeSpan.FromMilliseconds(40));
         await parkedSink.Parked.Task.WaitAsync(s_timeout);
         await sends.WaitAsync(s_timeout);
@@ -104,12 +99,12 @@ public class SliceLeaseTests
 
         // Another walk of the share: the one that lent slice 1 has ended and released its lease.
         sends = markerSink.NextSend;
-        Publish(mount, 80, keyframe: false);
+        TestMounts.PublishFlv(mount, 80, keyframe: false);
         _time.Advance(TimeSpan.FromMilliseconds(40));
         await sends.WaitAsync(s_timeout);
 
         // The ring lets go of slice 1 (a keyframe more than the 1 s buffer later): only the parked send still holds it.
-        Publish(mount, 5000, keyframe: true);
+        TestMounts.PublishFlv(mount, 5000, keyframe: true);
         Assert.True(mount.Ring.Tail > 1, $"tail {mount.Ring.Tail}");
         Assert.True(StillReferenced(lent), "the parked send's slice was released while the send was pending");
         Assert.Equal(parkedSink.Expected, parkedSink.Pending.ToArray());
