@@ -99,10 +99,15 @@ public sealed partial class AccessLogTests : IDisposable
         File.Move(_log, _log + ".1");
         var (exit, _, stderr) = await RunningProcess.RunAsync("kill", ["-USR1", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
         Assert.True(exit == 0, stderr);
-        // The writer reopens before its next line: keep requesting until a line lands in the new file.
-        await WaitForLineAsync(client, server);
+        // The signal reaches the writer a moment after kill returns, as it does after logrotate's postrotate, so a
+        // line or two may still go to the moved file: keep requesting until a line lands in the new file. Once one
+        // has, the writer has reopened and every later line goes to the new file alone.
+        await WaitForLineAsync(client, server, "/after-rotation");
+        await client.GetAsync(server.Url("/after-reopen"));
+        await Wait.UntilAsync(() => ReadShared(_log).Any(l => l.Contains("/after-reopen", StringComparison.Ordinal)), TimeSpan.FromSeconds(10), "the line after the reopen");
         Assert.Contains(ReadShared(_log + ".1"), l => l.Contains("/before-rotation", StringComparison.Ordinal));
-        Assert.DoesNotContain(ReadShared(_log + ".1"), l => l.Contains("/after-rotation", StringComparison.Ordinal));
+        Assert.DoesNotContain(ReadShared(_log + ".1"), l => l.Contains("/after-reopen", StringComparison.Ordinal));
+        Assert.DoesNotContain(ReadShared(_log), l => l.Contains("/before-rotation", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -114,16 +119,16 @@ public sealed partial class AccessLogTests : IDisposable
     public void Scrub_SecretParameters_AreRedacted(string target, string expected) =>
         Assert.Equal(expected, AccessLogWriter.Scrub(target));
 
-    private async Task WaitForLineAsync(HttpClient client, TestServer server)
+    private async Task WaitForLineAsync(HttpClient client, TestServer server, string path)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!(File.Exists(_log) && ReadShared(_log).Any(l => l.Contains("/after-rotation", StringComparison.Ordinal))))
+        while (!(File.Exists(_log) && ReadShared(_log).Any(l => l.Contains(path, StringComparison.Ordinal))))
         {
             if (DateTime.UtcNow > deadline)
             {
                 throw new TimeoutException($"no line in the reopened access log {_log} of the server on port {server.Port}");
             }
-            await client.GetAsync(server.Url("/after-rotation"));
+            await client.GetAsync(server.Url(path));
             await Task.Delay(200);
         }
     }
