@@ -121,32 +121,28 @@ internal sealed class SendLoop
                 _wake.WaitOne();
             }
             Volatile.Write(ref _sleeping, 0);
-            // Each walk is reported as it ends: under load the queue may never empty, and one report at the end of
-            // the drain put seconds of work into one quarter-second window (the pacer jumped to its bound and back
-            // at 5,000 listeners). Wall time, not the loop's CPU time: a loop that waits for a core is late all the
-            // same, and stretching then spares the machine (at 5,000: the same latency for 66% of a core instead
-            // of 87% measured on the loops' CPU clock, docs/benchmarks.md round 4).
-            var mark = Stopwatch.GetTimestamp();
+            // The pacer is told when the loop starts draining and when it rests, and counts the time between as busy,
+            // window by window, including a drain still under way when a window closes. Each walk used to be reported as
+            // it ended: at 10,000 listeners and more a walk lasts as long as a window or longer, so a window saw no walk,
+            // one or two of them (load 0, 0.8 or 1.6 of its length), and the stretch swung between 1 and its bound every
+            // second or so (docs/benchmarks.md, round 10). Wall time, not the loop's CPU time: a loop that waits for a
+            // core is late all the same, and stretching then spares the machine (at 5,000: the same latency for 66% of a
+            // core instead of 87% measured on the loops' CPU clock, docs/benchmarks.md round 4).
+            _pacer.Begin(_index, Stopwatch.GetTimestamp());
             while (_ready.TryDequeue(out var share))
             {
                 Volatile.Write(ref share.Queued, 0);
-                var passes = 0;
                 try
                 {
-                    passes = share.Walk();
+                    share.Walk();
                 }
                 catch (Exception e)
                 {
                     // A bug in one mount's walk must not take every listener of the process with it.
                     Trace.TraceError($"savate: send loop {_index}: {e}");
                 }
-                var now = Stopwatch.GetTimestamp();
-                if (passes > 0)
-                {
-                    _pacer.Report(_index, now - mark);
-                }
-                mark = now;
             }
+            _pacer.End(_index, Stopwatch.GetTimestamp());
         }
     }
 }
@@ -208,12 +204,12 @@ internal sealed class MountShare
         Loop.Schedule(this);
     }
 
-    /// <summary>On the loop's thread: new listeners joined and pumped, revisits pumped, then the walk if a flush asked. Returns sends made.</summary>
-    public int Walk()
+    /// <summary>On the loop's thread: new listeners joined and pumped, revisits pumped, then the walk if a flush asked.</summary>
+    public void Walk()
     {
         try
         {
-            return WalkListeners();
+            WalkListeners();
         }
         finally
         {
@@ -221,21 +217,20 @@ internal sealed class MountShare
         }
     }
 
-    private int WalkListeners()
+    private void WalkListeners()
     {
-        var work = 0;
         while (_incoming.TryDequeue(out var joined))
         {
             joined.ShareIndex = _listeners.Count;
             _listeners.Add(joined);
-            work += Pump(joined);
+            Pump(joined);
         }
         while (_revisit.TryDequeue(out var listener))
         {
             // Ended already (a revisit can be queued twice), or not yet taken from the incoming queue.
             if (listener.ShareIndex >= 0 && listener.ShareIndex < _listeners.Count && ReferenceEquals(_listeners[listener.ShareIndex], listener))
             {
-                work += Pump(listener);
+                Pump(listener);
             }
         }
         if (Interlocked.Exchange(ref _flush, 0) != 0)
@@ -245,27 +240,24 @@ internal sealed class MountShare
             {
                 if (i < _listeners.Count)
                 {
-                    work += Pump(_listeners[i]);
+                    Pump(_listeners[i]);
                 }
             }
         }
-        return work;
     }
 
-    private int Pump(Listener listener)
+    private void Pump(Listener listener)
     {
-        int sends;
         bool ended;
         try
         {
-            sends = listener.Pump(_lease, out ended);
+            listener.Pump(_lease, out ended);
         }
         catch (Exception e)
         {
             // A bug must cost one listener, not the share: it is closed and leaves.
             Trace.TraceError($"savate: listener {listener.Id} on {Mount.Path}: {e}");
             listener.Fail();
-            sends = 0;
             ended = true;
         }
         if (ended)
@@ -282,16 +274,16 @@ internal sealed class MountShare
             Interlocked.Decrement(ref _members);
             listener.CompleteDirect();
         }
-        return sends + 1;
     }
 }
 
 /// <summary>
 /// Batching that adapts to load: the flush interval is <c>flush-interval</c> while the send loops keep up and
 /// stretches, up to <c>max-flush-interval</c>, when they are busy (fewer, larger writes per listener; latency
-/// grows gently instead of stalling). Every quarter second the busiest loop's share of that time spent walking
-/// decides: above 95% (its walks follow each other with hardly a pause: it is falling behind), the interval grows
-/// in proportion (aiming at 85%); below 75%, it shrinks by a fifth.
+/// grows gently instead of stalling). Every quarter second the busiest loop's share of that time spent draining
+/// (walks and sends, in wall time, a drain under way counted up to the moment) decides: above 95% (its walks follow
+/// each other with hardly a pause: it is falling behind), the interval grows in proportion (aiming at 85%: at most
+/// a sixth more per quarter second); below 75%, it shrinks by a fifth.
 /// </summary>
 internal sealed class FlushPacer
 {
@@ -304,7 +296,10 @@ internal sealed class FlushPacer
     private const double Target = 0.85;
     private const double ShrinkBelow = 0.75;
 
+    // Per loop, under the lock: busy time counted in the current window, whether a drain is under way and when it began.
     private readonly long[] _busy;
+    private readonly long[] _since;
+    private readonly bool[] _draining;
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly long _window;
@@ -317,6 +312,8 @@ internal sealed class FlushPacer
     public FlushPacer(int loops, TimeProvider? time = null)
     {
         _busy = new long[loops];
+        _since = new long[loops];
+        _draining = new bool[loops];
         _time = time ?? TimeProvider.System;
         _window = _time.TimestampFrequency / 4;
         _windowStart = _time.GetTimestamp();
@@ -349,11 +346,29 @@ internal sealed class FlushPacer
         return factor <= 1 ? baseInterval : Math.Min(Math.Max(baseInterval, maxInterval), (long)(baseInterval * factor));
     }
 
-    /// <summary>A loop spent <paramref name="busyTicks"/> (timestamps of the pacer's clock) walking.</summary>
-    public void Report(int loop, long busyTicks)
+    /// <summary><paramref name="loop"/> starts draining its queue at <paramref name="at"/> (a timestamp of the pacer's clock).</summary>
+    public void Begin(int loop, long at)
     {
-        Interlocked.Add(ref _busy[loop], busyTicks);
-        Evaluate(_time.GetTimestamp());
+        lock (_lock)
+        {
+            _since[loop] = at;
+            _draining[loop] = true;
+        }
+    }
+
+    /// <summary><paramref name="loop"/> has drained its queue at <paramref name="at"/> and rests.</summary>
+    public void End(int loop, long at)
+    {
+        lock (_lock)
+        {
+            if (_draining[loop])
+            {
+                // What fell in windows already closed was counted when they closed.
+                _busy[loop] += Math.Max(0, at - Math.Max(_since[loop], _windowStart));
+                _draining[loop] = false;
+            }
+        }
+        Evaluate(at);
     }
 
     private void Evaluate(long now)
@@ -372,10 +387,16 @@ internal sealed class FlushPacer
             long busiest = 0;
             for (var i = 0; i < _busy.Length; i++)
             {
-                busiest = Math.Max(busiest, Interlocked.Exchange(ref _busy[i], 0));
+                var busy = _busy[i];
+                if (_draining[i])
+                {
+                    busy += Math.Max(0, now - Math.Max(_since[i], _windowStart));
+                }
+                _busy[i] = 0;
+                busiest = Math.Max(busiest, busy);
             }
             _windowStart = now;
-            var load = (double)busiest / elapsed;
+            var load = Math.Min(1, (double)busiest / elapsed);
             var factor = _factor;
             if (load > StretchAbove)
             {

@@ -16,11 +16,17 @@ public class FlushPacerTests
         return pacer;
     }
 
-    // One quarter-second window in which loop 0 walked for `busy` of it.
-    private void Window0(FlushPacer pacer, double busy)
+    // One quarter-second window in which loop 0 drained for `busy` of it, then rested.
+    private void Window0(FlushPacer pacer, double busy) => Drain(pacer, 0, busy, Window);
+
+    // Loop `loop` drains for `busy` of `span`, then rests for the rest of it; the pacer is asked at the end.
+    private void Drain(FlushPacer pacer, int loop, double busy, TimeSpan span)
     {
-        _time.Advance(Window);
-        pacer.Report(0, (long)(Window.TotalSeconds * busy * _time.TimestampFrequency));
+        pacer.Begin(loop, _time.GetTimestamp());
+        _time.Advance(span * busy);
+        pacer.End(loop, _time.GetTimestamp());
+        _time.Advance(span * (1 - busy));
+        _ = pacer.Factor;
     }
 
     [Fact]
@@ -59,11 +65,54 @@ public class FlushPacerTests
     public void TheBusiestLoopDecides()
     {
         var pacer = NewPacer();
-        pacer.Report(0, (long)(0.1 * Window.TotalSeconds * _time.TimestampFrequency));
-        pacer.Report(1, (long)(0.98 * Window.TotalSeconds * _time.TimestampFrequency));
-        _time.Advance(Window);
+        var start = _time.GetTimestamp();
+        pacer.Begin(0, start);
+        pacer.Begin(1, start);
+        _time.Advance(Window * 0.1);
+        pacer.End(0, _time.GetTimestamp());
+        _time.Advance(Window * 0.88);
+        pacer.End(1, _time.GetTimestamp());
+        _time.Advance(Window * 0.02);
         // 98% busy on loop 1: 0.98/0.85 times the interval, whatever loop 0 did.
         Assert.Equal(0.98 / 0.85, pacer.Factor, 3);
+    }
+
+    [Fact]
+    public void ADrainLongerThanAWindow_CountsInEveryWindowItSpans()
+    {
+        // At 10,000 listeners and more one walk can outlast a window: each window it spans is busy all through,
+        // not idle until the walk ends and then busy several times over (the stretch swung between 1 and its bound).
+        var pacer = NewPacer();
+        pacer.Begin(0, _time.GetTimestamp());
+        var expected = 1.0;
+        for (var i = 0; i < 3; i++)
+        {
+            _time.Advance(Window);
+            expected /= 0.85;
+            Assert.Equal(expected, pacer.Factor, 3);
+        }
+        // It ends a tenth into the fourth window, which is then 10% busy: the interval shrinks by a fifth.
+        _time.Advance(Window * 0.1);
+        pacer.End(0, _time.GetTimestamp());
+        _time.Advance(Window * 0.9);
+        Assert.Equal(expected * 0.8, pacer.Factor, 3);
+    }
+
+    [Fact]
+    public void ShortDrainsAddUp_AcrossTheWindow()
+    {
+        // Ten walks of 9% of a window each, with rests between: 90% busy, keeping up; then ten of 10%: falling behind.
+        var pacer = NewPacer();
+        for (var i = 0; i < 10; i++)
+        {
+            Drain(pacer, 0, 0.9, Window / 10);
+        }
+        Assert.Equal(1, pacer.Factor, 3);
+        for (var i = 0; i < 10; i++)
+        {
+            Drain(pacer, 0, 1.0, Window / 10);
+        }
+        Assert.Equal(1 / 0.85, pacer.Factor, 3);
     }
 
     [Fact]
