@@ -335,16 +335,14 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
 
     /// <summary>
     /// On the send loop's thread: sends what is pending (a listener catching up loops while it fills
-    /// batches), applying the lag policy. Returns the sends made; <paramref name="ended"/> when the listener is done.
+    /// batches), applying the lag policy. Returns true when the listener is done.
     /// </summary>
-    internal int Pump(SliceLease lease, out bool ended)
+    internal bool Pump(SliceLease lease)
     {
-        ended = false;
         if (Volatile.Read(ref _parked) != 0)
         {
-            return 0;
+            return false;
         }
-        var sends = 0;
         while (true)
         {
             ListenerEnd? end = Volatile.Read(ref _evicted) is var e and not 0 ? (ListenerEnd)e
@@ -362,12 +360,11 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
             {
                 ReleaseHeld();
                 _endReason = reason;
-                ended = true;
-                return sends;
+                return true;
             }
             if (count == 0)
             {
-                return sends;
+                return false;
             }
             long bytes = 0;
             for (var i = 0; i < count; i++)
@@ -382,16 +379,15 @@ internal sealed class Listener : IValueTaskSource<ListenerEnd>
             var result = _direct!.Send(batch.AsSpan(0, count), bytes, this);
             _lending = null;
             Array.Clear(batch, 0, count);
-            sends++;
             if (result == DirectSendResult.Pending)
             {
                 // The sink calls OnDirectSendCompleted when the socket has taken the rest.
-                return sends;
+                return false;
             }
             FinishDirectSend(result == DirectSendResult.Done);
             if (result == DirectSendResult.Done && !full && !_mount.IsEnded(Epoch))
             {
-                return sends;
+                return false;
             }
             // Failed: the next turn ends it. A full batch: more is pending (a listener catching up). The stream ended:
             // the next turn ends it once all is sent, since the flush that said so may have been folded into this one

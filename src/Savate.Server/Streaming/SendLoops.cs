@@ -251,7 +251,7 @@ internal sealed class MountShare
         bool ended;
         try
         {
-            listener.Pump(_lease, out ended);
+            ended = listener.Pump(_lease);
         }
         catch (Exception e)
         {
@@ -361,15 +361,16 @@ internal sealed class FlushPacer
     {
         lock (_lock)
         {
-            if (_draining[loop])
-            {
-                // What fell in windows already closed was counted when they closed.
-                _busy[loop] += Math.Max(0, at - Math.Max(_since[loop], _windowStart));
-                _draining[loop] = false;
-            }
+            _busy[loop] += DrainingInWindow(loop, at);
+            _draining[loop] = false;
         }
         Evaluate(at);
     }
+
+    // Under the lock: how much of the loop's drain under way, up to `at`, falls in the current window (what fell in
+    // windows already closed was counted when they closed); 0 while it rests.
+    private long DrainingInWindow(int loop, long at) =>
+        _draining[loop] ? Math.Max(0, at - Math.Max(_since[loop], _windowStart)) : 0;
 
     private void Evaluate(long now)
     {
@@ -387,11 +388,7 @@ internal sealed class FlushPacer
             long busiest = 0;
             for (var i = 0; i < _busy.Length; i++)
             {
-                var busy = _busy[i];
-                if (_draining[i])
-                {
-                    busy += Math.Max(0, now - Math.Max(_since[i], _windowStart));
-                }
+                var busy = _busy[i] + DrainingInWindow(i, now);
                 _busy[i] = 0;
                 busiest = Math.Max(busiest, busy);
             }

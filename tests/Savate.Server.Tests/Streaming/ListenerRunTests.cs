@@ -30,7 +30,7 @@ public class ListenerRunTests
         var source = new SourceSession(mount, "encoder");
         Assert.True(mount.TryClaim(source));
         TestMounts.PublishFlv(mount, 0, keyframe: true);
-        var sink = new CountingDirectSink();
+        var sink = new DirectSink();
         var listener = new Listener(mount, sink, "test");
         Assert.True(mount.TryAddListener(listener));
         var run = listener.RunAsync();
@@ -62,7 +62,7 @@ public class ListenerRunTests
         using var mount = CreateMount();
         var source = new SourceSession(mount, "encoder");
         Assert.True(mount.TryClaim(source));
-        var sink = new CountingDirectSink();
+        var sink = new DirectSink();
         var listener = new Listener(mount, sink, "test");
         Assert.True(mount.TryAddListener(listener));
 
@@ -88,7 +88,7 @@ public class ListenerRunTests
     {
         using var mount = CreateMount();
         TestMounts.PublishFlv(mount, 0, keyframe: true);
-        var sink = new CountingDirectSink();
+        var sink = new DirectSink();
         var listener = new Listener(mount, sink, "test");
         listener.Cancel();
 
@@ -110,48 +110,5 @@ public class ListenerRunTests
 
         Assert.Equal(ListenerEnd.StreamEnded, await run.AsTask().WaitAsync(s_timeout));
         Assert.Equal(0, _pool.Outstanding);
-    }
-
-    /// <summary>A direct sink that takes everything at once and counts the joins and the loop's sends.</summary>
-    private sealed class CountingDirectSink : IDirectListenerSink
-    {
-        private readonly Lock _lock = new();
-        private TaskCompletionSource _sent = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _joins;
-
-        public int Joins => Volatile.Read(ref _joins);
-
-        public Task NextSend
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return _sent.Task;
-                }
-            }
-        }
-
-        public ValueTask<bool> WriteAsync(ReadOnlyMemory<ReadOnlyMemory<byte>> buffers, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _joins);
-            return new ValueTask<bool>(true);
-        }
-
-        public DirectSendResult Send(ReadOnlySpan<ReadOnlyMemory<byte>> buffers, long bytes, Listener owner)
-        {
-            TaskCompletionSource sent;
-            lock (_lock)
-            {
-                sent = _sent;
-                _sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-            sent.TrySetResult();
-            return DirectSendResult.Done;
-        }
-
-        public void Abort()
-        {
-        }
     }
 }
